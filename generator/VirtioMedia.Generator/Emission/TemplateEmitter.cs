@@ -1,0 +1,72 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using Scriban;
+using Scriban.Runtime;
+using VirtioMedia.Generator.Model;
+
+namespace VirtioMedia.Generator.Emission;
+
+/// <summary>Renders an <see cref="AbiModel"/> to C# source files through the embedded Scriban templates.</summary>
+public static class TemplateEmitter
+{
+    /// <summary>The generated files, by hint name, in the order the templates are listed.</summary>
+    private static readonly string[] TemplateNames = { "Support", "InlineArrays", "Records", "Enums", "Constants", "Ioctls", "Report" };
+
+    private static readonly Lazy<IReadOnlyList<(string Name, Template Template)>> Templates = new(LoadTemplates);
+
+    /// <summary>Renders every template; the texts depend on the model alone (no paths, no clock, invariant culture).</summary>
+    public static IReadOnlyList<(string HintName, string Text)> Emit(AbiModel model)
+    {
+        var globals = new ScriptObject();
+        globals.Import(model, renamer: member => member.Name);
+        globals.Import("hex", new Func<ulong, string>(value => "0x" + value.ToString("X", CultureInfo.InvariantCulture)));
+        globals.Import("direction_name", new Func<int, string>(DirectionName));
+        globals.Import("csharp_string", new Func<string, string>(CSharpString));
+        globals["UniqueIoctls"] = model.Ioctls.GroupBy(i => i.Number).Where(g => g.Count() == 1).Select(g => g.Single()).ToList();
+
+        var outputs = new List<(string, string)>();
+        foreach (var (name, template) in Templates.Value)
+        {
+            var context = new TemplateContext { MemberRenamer = member => member.Name, LoopLimit = 0, StrictVariables = true };
+            context.PushCulture(CultureInfo.InvariantCulture);
+            context.PushGlobal(globals);
+            var text = template.Render(context).Replace("\r\n", "\n");
+            outputs.Add((model.Namespace + "." + name + ".g.cs", text));
+        }
+        return outputs;
+    }
+
+    private static string DirectionName(int direction) => direction switch
+    {
+        0 => "None",
+        1 => "Write",
+        2 => "Read",
+        3 => "ReadWrite",
+        _ => throw new ArgumentOutOfRangeException(nameof(direction)),
+    };
+
+    private static string CSharpString(string text) => "\"" + text.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+
+    private static IReadOnlyList<(string, Template)> LoadTemplates()
+    {
+        var assembly = typeof(TemplateEmitter).Assembly;
+        var templates = new List<(string, Template)>();
+        foreach (var name in TemplateNames)
+        {
+            var resource = "VirtioMedia.Generator.Templates." + name + ".scriban";
+            using var stream = assembly.GetManifestResourceStream(resource)
+                ?? throw new InvalidOperationException("missing embedded template " + resource);
+            using var reader = new StreamReader(stream);
+            var template = Template.Parse(reader.ReadToEnd(), resource);
+            if (template.HasErrors)
+            {
+                throw new InvalidOperationException("template " + resource + ": " + string.Join("; ", template.Messages));
+            }
+            templates.Add((name, template));
+        }
+        return templates;
+    }
+}

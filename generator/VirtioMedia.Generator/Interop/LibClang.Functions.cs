@@ -1,0 +1,112 @@
+using System;
+
+namespace VirtioMedia.Generator.Interop;
+
+// One unmanaged function pointer per libclang entry point, bound by name from the loaded library.
+internal static unsafe partial class LibClang
+{
+    public static delegate* unmanaged[Cdecl]<CXString> clang_getClangVersion;
+    public static delegate* unmanaged[Cdecl]<CXString, byte*> clang_getCString;
+    public static delegate* unmanaged[Cdecl]<CXString, void> clang_disposeString;
+    public static delegate* unmanaged[Cdecl]<int, int, void*> clang_createIndex;
+    public static delegate* unmanaged[Cdecl]<void*, void> clang_disposeIndex;
+    public static delegate* unmanaged[Cdecl]<void*, byte*, byte**, int, CXUnsavedFile*, uint, uint, void**, int> clang_parseTranslationUnit2;
+    public static delegate* unmanaged[Cdecl]<void*, void> clang_disposeTranslationUnit;
+    public static delegate* unmanaged[Cdecl]<void*, uint> clang_getNumDiagnostics;
+    public static delegate* unmanaged[Cdecl]<void*, uint, void*> clang_getDiagnostic;
+    public static delegate* unmanaged[Cdecl]<void*, void> clang_disposeDiagnostic;
+    public static delegate* unmanaged[Cdecl]<void*, CXDiagnosticSeverity> clang_getDiagnosticSeverity;
+    public static delegate* unmanaged[Cdecl]<void*, CXString> clang_getDiagnosticSpelling;
+    public static delegate* unmanaged[Cdecl]<void*, CXSourceLocation> clang_getDiagnosticLocation;
+    public static delegate* unmanaged[Cdecl]<void*, CXCursor> clang_getTranslationUnitCursor;
+    public static delegate* unmanaged[Cdecl]<CXCursor, IntPtr, void*, uint> clang_visitChildren;
+    public static delegate* unmanaged[Cdecl]<CXType, IntPtr, void*, uint> clang_Type_visitFields;
+    public static delegate* unmanaged[Cdecl]<CXCursor, CXString> clang_getCursorSpelling;
+    public static delegate* unmanaged[Cdecl]<CXCursor, CXType> clang_getCursorType;
+    public static delegate* unmanaged[Cdecl]<CXCursor, CXSourceLocation> clang_getCursorLocation;
+    public static delegate* unmanaged[Cdecl]<CXCursor, CXSourceRange> clang_getCursorExtent;
+    public static delegate* unmanaged[Cdecl]<CXSourceLocation, void**, uint*, uint*, uint*, void> clang_getSpellingLocation;
+    public static delegate* unmanaged[Cdecl]<void*, CXString> clang_getFileName;
+    public static delegate* unmanaged[Cdecl]<CXCursor, uint> clang_isCursorDefinition;
+    public static delegate* unmanaged[Cdecl]<CXCursor, uint> clang_Cursor_isAnonymousRecordDecl;
+    public static delegate* unmanaged[Cdecl]<CXCursor, uint> clang_Cursor_isAnonymous;
+    public static delegate* unmanaged[Cdecl]<CXCursor, uint> clang_Cursor_isBitField;
+    public static delegate* unmanaged[Cdecl]<CXCursor, long> clang_Cursor_getOffsetOfField;
+    public static delegate* unmanaged[Cdecl]<CXCursor, uint> clang_Cursor_isMacroFunctionLike;
+    public static delegate* unmanaged[Cdecl]<CXCursor, void*> clang_Cursor_Evaluate;
+    public static delegate* unmanaged[Cdecl]<void*, CXEvalResultKind> clang_EvalResult_getKind;
+    public static delegate* unmanaged[Cdecl]<void*, uint> clang_EvalResult_isUnsignedInt;
+    public static delegate* unmanaged[Cdecl]<void*, long> clang_EvalResult_getAsLongLong;
+    public static delegate* unmanaged[Cdecl]<void*, ulong> clang_EvalResult_getAsUnsigned;
+    public static delegate* unmanaged[Cdecl]<void*, void> clang_EvalResult_dispose;
+    public static delegate* unmanaged[Cdecl]<CXType, CXType> clang_getCanonicalType;
+    public static delegate* unmanaged[Cdecl]<CXType, CXCursor> clang_getTypeDeclaration;
+    public static delegate* unmanaged[Cdecl]<CXType, CXString> clang_getTypeSpelling;
+    public static delegate* unmanaged[Cdecl]<CXType, long> clang_Type_getSizeOf;
+    public static delegate* unmanaged[Cdecl]<CXType, long> clang_Type_getAlignOf;
+    public static delegate* unmanaged[Cdecl]<CXType, CXType> clang_getArrayElementType;
+    public static delegate* unmanaged[Cdecl]<CXType, long> clang_getArraySize;
+    public static delegate* unmanaged[Cdecl]<CXCursor, CXType> clang_getEnumDeclIntegerType;
+    public static delegate* unmanaged[Cdecl]<CXCursor, long> clang_getEnumConstantDeclValue;
+    public static delegate* unmanaged[Cdecl]<CXCursor, ulong> clang_getEnumConstantDeclUnsignedValue;
+    public static delegate* unmanaged[Cdecl]<CXCursor, CXType> clang_getTypedefDeclUnderlyingType;
+    public static delegate* unmanaged[Cdecl]<void*, CXSourceRange, CXToken**, uint*, void> clang_tokenize;
+    public static delegate* unmanaged[Cdecl]<void*, CXToken, CXString> clang_getTokenSpelling;
+    public static delegate* unmanaged[Cdecl]<void*, CXToken*, uint, void> clang_disposeTokens;
+    public static delegate* unmanaged[Cdecl]<CXCursor, CXCursor, uint> clang_equalCursors;
+    public static delegate* unmanaged[Cdecl]<CXCursor, CXCursor> clang_getCursorDefinition;
+
+    private static void Bind(IntPtr library)
+    {
+        clang_getClangVersion = (delegate* unmanaged[Cdecl]<CXString>)Resolve(library, nameof(clang_getClangVersion));
+        clang_getCString = (delegate* unmanaged[Cdecl]<CXString, byte*>)Resolve(library, nameof(clang_getCString));
+        clang_disposeString = (delegate* unmanaged[Cdecl]<CXString, void>)Resolve(library, nameof(clang_disposeString));
+        clang_createIndex = (delegate* unmanaged[Cdecl]<int, int, void*>)Resolve(library, nameof(clang_createIndex));
+        clang_disposeIndex = (delegate* unmanaged[Cdecl]<void*, void>)Resolve(library, nameof(clang_disposeIndex));
+        clang_parseTranslationUnit2 = (delegate* unmanaged[Cdecl]<void*, byte*, byte**, int, CXUnsavedFile*, uint, uint, void**, int>)Resolve(library, nameof(clang_parseTranslationUnit2));
+        clang_disposeTranslationUnit = (delegate* unmanaged[Cdecl]<void*, void>)Resolve(library, nameof(clang_disposeTranslationUnit));
+        clang_getNumDiagnostics = (delegate* unmanaged[Cdecl]<void*, uint>)Resolve(library, nameof(clang_getNumDiagnostics));
+        clang_getDiagnostic = (delegate* unmanaged[Cdecl]<void*, uint, void*>)Resolve(library, nameof(clang_getDiagnostic));
+        clang_disposeDiagnostic = (delegate* unmanaged[Cdecl]<void*, void>)Resolve(library, nameof(clang_disposeDiagnostic));
+        clang_getDiagnosticSeverity = (delegate* unmanaged[Cdecl]<void*, CXDiagnosticSeverity>)Resolve(library, nameof(clang_getDiagnosticSeverity));
+        clang_getDiagnosticSpelling = (delegate* unmanaged[Cdecl]<void*, CXString>)Resolve(library, nameof(clang_getDiagnosticSpelling));
+        clang_getDiagnosticLocation = (delegate* unmanaged[Cdecl]<void*, CXSourceLocation>)Resolve(library, nameof(clang_getDiagnosticLocation));
+        clang_getTranslationUnitCursor = (delegate* unmanaged[Cdecl]<void*, CXCursor>)Resolve(library, nameof(clang_getTranslationUnitCursor));
+        clang_visitChildren = (delegate* unmanaged[Cdecl]<CXCursor, IntPtr, void*, uint>)Resolve(library, nameof(clang_visitChildren));
+        clang_Type_visitFields = (delegate* unmanaged[Cdecl]<CXType, IntPtr, void*, uint>)Resolve(library, nameof(clang_Type_visitFields));
+        clang_getCursorSpelling = (delegate* unmanaged[Cdecl]<CXCursor, CXString>)Resolve(library, nameof(clang_getCursorSpelling));
+        clang_getCursorType = (delegate* unmanaged[Cdecl]<CXCursor, CXType>)Resolve(library, nameof(clang_getCursorType));
+        clang_getCursorLocation = (delegate* unmanaged[Cdecl]<CXCursor, CXSourceLocation>)Resolve(library, nameof(clang_getCursorLocation));
+        clang_getCursorExtent = (delegate* unmanaged[Cdecl]<CXCursor, CXSourceRange>)Resolve(library, nameof(clang_getCursorExtent));
+        clang_getSpellingLocation = (delegate* unmanaged[Cdecl]<CXSourceLocation, void**, uint*, uint*, uint*, void>)Resolve(library, nameof(clang_getSpellingLocation));
+        clang_getFileName = (delegate* unmanaged[Cdecl]<void*, CXString>)Resolve(library, nameof(clang_getFileName));
+        clang_isCursorDefinition = (delegate* unmanaged[Cdecl]<CXCursor, uint>)Resolve(library, nameof(clang_isCursorDefinition));
+        clang_Cursor_isAnonymousRecordDecl = (delegate* unmanaged[Cdecl]<CXCursor, uint>)Resolve(library, nameof(clang_Cursor_isAnonymousRecordDecl));
+        clang_Cursor_isAnonymous = (delegate* unmanaged[Cdecl]<CXCursor, uint>)Resolve(library, nameof(clang_Cursor_isAnonymous));
+        clang_Cursor_isBitField = (delegate* unmanaged[Cdecl]<CXCursor, uint>)Resolve(library, nameof(clang_Cursor_isBitField));
+        clang_Cursor_getOffsetOfField = (delegate* unmanaged[Cdecl]<CXCursor, long>)Resolve(library, nameof(clang_Cursor_getOffsetOfField));
+        clang_Cursor_isMacroFunctionLike = (delegate* unmanaged[Cdecl]<CXCursor, uint>)Resolve(library, nameof(clang_Cursor_isMacroFunctionLike));
+        clang_Cursor_Evaluate = (delegate* unmanaged[Cdecl]<CXCursor, void*>)Resolve(library, nameof(clang_Cursor_Evaluate));
+        clang_EvalResult_getKind = (delegate* unmanaged[Cdecl]<void*, CXEvalResultKind>)Resolve(library, nameof(clang_EvalResult_getKind));
+        clang_EvalResult_isUnsignedInt = (delegate* unmanaged[Cdecl]<void*, uint>)Resolve(library, nameof(clang_EvalResult_isUnsignedInt));
+        clang_EvalResult_getAsLongLong = (delegate* unmanaged[Cdecl]<void*, long>)Resolve(library, nameof(clang_EvalResult_getAsLongLong));
+        clang_EvalResult_getAsUnsigned = (delegate* unmanaged[Cdecl]<void*, ulong>)Resolve(library, nameof(clang_EvalResult_getAsUnsigned));
+        clang_EvalResult_dispose = (delegate* unmanaged[Cdecl]<void*, void>)Resolve(library, nameof(clang_EvalResult_dispose));
+        clang_getCanonicalType = (delegate* unmanaged[Cdecl]<CXType, CXType>)Resolve(library, nameof(clang_getCanonicalType));
+        clang_getTypeDeclaration = (delegate* unmanaged[Cdecl]<CXType, CXCursor>)Resolve(library, nameof(clang_getTypeDeclaration));
+        clang_getTypeSpelling = (delegate* unmanaged[Cdecl]<CXType, CXString>)Resolve(library, nameof(clang_getTypeSpelling));
+        clang_Type_getSizeOf = (delegate* unmanaged[Cdecl]<CXType, long>)Resolve(library, nameof(clang_Type_getSizeOf));
+        clang_Type_getAlignOf = (delegate* unmanaged[Cdecl]<CXType, long>)Resolve(library, nameof(clang_Type_getAlignOf));
+        clang_getArrayElementType = (delegate* unmanaged[Cdecl]<CXType, CXType>)Resolve(library, nameof(clang_getArrayElementType));
+        clang_getArraySize = (delegate* unmanaged[Cdecl]<CXType, long>)Resolve(library, nameof(clang_getArraySize));
+        clang_getEnumDeclIntegerType = (delegate* unmanaged[Cdecl]<CXCursor, CXType>)Resolve(library, nameof(clang_getEnumDeclIntegerType));
+        clang_getEnumConstantDeclValue = (delegate* unmanaged[Cdecl]<CXCursor, long>)Resolve(library, nameof(clang_getEnumConstantDeclValue));
+        clang_getEnumConstantDeclUnsignedValue = (delegate* unmanaged[Cdecl]<CXCursor, ulong>)Resolve(library, nameof(clang_getEnumConstantDeclUnsignedValue));
+        clang_getTypedefDeclUnderlyingType = (delegate* unmanaged[Cdecl]<CXCursor, CXType>)Resolve(library, nameof(clang_getTypedefDeclUnderlyingType));
+        clang_tokenize = (delegate* unmanaged[Cdecl]<void*, CXSourceRange, CXToken**, uint*, void>)Resolve(library, nameof(clang_tokenize));
+        clang_getTokenSpelling = (delegate* unmanaged[Cdecl]<void*, CXToken, CXString>)Resolve(library, nameof(clang_getTokenSpelling));
+        clang_disposeTokens = (delegate* unmanaged[Cdecl]<void*, CXToken*, uint, void>)Resolve(library, nameof(clang_disposeTokens));
+        clang_equalCursors = (delegate* unmanaged[Cdecl]<CXCursor, CXCursor, uint>)Resolve(library, nameof(clang_equalCursors));
+        clang_getCursorDefinition = (delegate* unmanaged[Cdecl]<CXCursor, CXCursor>)Resolve(library, nameof(clang_getCursorDefinition));
+    }
+}
