@@ -31,19 +31,23 @@ internal static unsafe partial class LibClang
     };
 
     private static readonly object Gate = new();
-    private static LibClangStatus? _status;
+    private static LibClangStatus? _bound;
 
-    /// <summary>Binds libclang once for the process; later calls return the first outcome.</summary>
+    /// <summary>
+    /// Binds libclang. The entry points are bound once per process, from the first library that loads;
+    /// a later call naming another library only checks that it loads and is recent enough, so a wrong
+    /// configured path is always reported.
+    /// </summary>
     /// <param name="configuredPath">A path or soname to load instead of the default candidates, or null.</param>
     public static LibClangStatus Load(string? configuredPath)
     {
         lock (Gate)
         {
-            if (_status is { IsLoaded: true })
-            {
-                return _status;
-            }
             var candidates = string.IsNullOrWhiteSpace(configuredPath) ? DefaultCandidates : new[] { configuredPath! };
+            if (_bound is not null && (configuredPath is null || configuredPath == _bound.Library))
+            {
+                return _bound;
+            }
             var failures = new List<string>();
             foreach (var candidate in candidates)
             {
@@ -53,16 +57,20 @@ internal static unsafe partial class LibClang
                     failures.Add(candidate + ": " + error);
                     continue;
                 }
+                if (_bound is not null)
+                {
+                    return _bound;
+                }
                 Bind(handle);
                 var version = GetClangVersion();
-                var major = ParseMajorVersion(version);
-                _status = major >= MinimumMajorVersion
-                    ? LibClangStatus.Loaded(candidate, version)
-                    : LibClangStatus.TooOld(candidate, version);
-                return _status;
+                if (ParseMajorVersion(version) < MinimumMajorVersion)
+                {
+                    return LibClangStatus.TooOld(candidate, version);
+                }
+                _bound = LibClangStatus.Loaded(candidate, version);
+                return _bound;
             }
-            _status = LibClangStatus.Missing(string.Join("; ", failures));
-            return _status;
+            return LibClangStatus.Missing(string.Join("; ", failures));
         }
     }
 
