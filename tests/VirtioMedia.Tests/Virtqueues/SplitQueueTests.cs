@@ -1,0 +1,282 @@
+using System;
+using System.Collections.Generic;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using VirtioMedia.Runtime.Memory;
+using VirtioMedia.Runtime.Virtqueues;
+
+namespace VirtioMedia.Tests.Virtqueues;
+
+[TestClass]
+public sealed class SplitQueueTests
+{
+    private const ulong RingBase = 0x1000;
+    private const ulong BufferBase = 0x20000;
+
+    [TestMethod]
+    public void Layout_follows_the_spec_formulas()
+    {
+        // virtio 1.x 2.7: descriptor table 16*N aligned 16, available ring 6+2*N aligned 2,
+        // used ring 6+8*N aligned 4. For N = 256 laid out from 0: 4096, then 518 bytes, then 4616.
+        var layout = SplitQueueLayout.Contiguous(256, 0);
+        Assert.AreEqual(0UL, layout.DescriptorTable);
+        Assert.AreEqual(4096UL, layout.AvailableRing);
+        Assert.AreEqual(4616UL, layout.UsedRing); // 4096 + 518 = 4614, rounded up to 4
+        Assert.AreEqual(4616UL + 2054UL, SplitQueueLayout.ContiguousSize(256));
+        Assert.AreEqual(4096UL + 4 + 2 * 256, layout.UsedEvent);
+        Assert.AreEqual(4616UL + 4 + 8 * 256, layout.AvailableEvent);
+        Assert.AreEqual(4616UL + 4 + 8 * 3, layout.UsedEntry(3));
+
+        var one = SplitQueueLayout.Contiguous(1, 0);
+        Assert.AreEqual(16UL, one.AvailableRing);
+        Assert.AreEqual(24UL, one.UsedRing); // 16 + 8 = 24 already aligned to 4
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => SplitQueueLayout.ValidateSize(3));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => SplitQueueLayout.ValidateSize(65536));
+    }
+
+    [TestMethod]
+    public void NeedEvent_matches_the_spec_definition()
+    {
+        // vring_need_event(event, new, old) = (u16)(new - event - 1) < (u16)(new - old)
+        Assert.IsTrue(VirtqRingFlags.NeedEvent(eventIndex: 5, newIndex: 6, oldIndex: 5));
+        Assert.IsFalse(VirtqRingFlags.NeedEvent(eventIndex: 7, newIndex: 6, oldIndex: 5));
+        Assert.IsTrue(VirtqRingFlags.NeedEvent(eventIndex: 65535, newIndex: 1, oldIndex: 65534)); // across the wrap
+        Assert.IsFalse(VirtqRingFlags.NeedEvent(eventIndex: 2, newIndex: 1, oldIndex: 65534));
+    }
+
+    [TestMethod]
+    public void A_chain_crosses_from_driver_to_device_and_back()
+    {
+        using var memory = GuestMemory.Allocate(0, 1 << 20);
+        var (driver, device) = Pair(memory, 8, eventIndex: false);
+        memory.GetSpan(BufferBase, 4).Fill(0xAB);
+
+        Assert.IsTrue(driver.TryAdd(
+            new[] { new ChainSegment(BufferBase, 4), new ChainSegment(BufferBase + 100, 8) },
+            new[] { new ChainSegment(BufferBase + 200, 16) },
+            "first",
+            out var kick));
+        Assert.IsTrue(kick, "without EVENT_IDX and with notifications on, every add kicks");
+
+        Assert.IsTrue(device.TryPop(out var chain));
+        CollectionAssert.AreEqual(new[] { new ChainSegment(BufferBase, 4), new ChainSegment(BufferBase + 100, 8) }, ToArray(chain.Readable));
+        CollectionAssert.AreEqual(new[] { new ChainSegment(BufferBase + 200, 16) }, ToArray(chain.Writable));
+        Assert.AreEqual((byte)0xAB, memory.GetSpan(chain.Readable[0].Address, 1)[0]);
+        memory.GetSpan(chain.Writable[0].Address, 16).Fill(0xCD);
+        Assert.IsTrue(device.Push(chain, 16));
+        Assert.IsFalse(device.TryPop(out _));
+
+        Assert.IsTrue(driver.TryTakeUsed(out var token, out var written));
+        Assert.AreEqual("first", token);
+        Assert.AreEqual(16u, written);
+        Assert.AreEqual(8, driver.FreeDescriptors);
+        Assert.IsFalse(driver.TryTakeUsed(out _, out _));
+    }
+
+    [TestMethod]
+    public void Indexes_wrap_around_16_bits()
+    {
+        using var memory = GuestMemory.Allocate(0, 1 << 20);
+        var (driver, device) = Pair(memory, 4, eventIndex: true);
+        var inFlight = new Queue<int>();
+        for (var i = 0; i < 70_000; i++)
+        {
+            Assert.IsTrue(driver.TryAdd(new[] { new ChainSegment(BufferBase, 1) }, new[] { new ChainSegment(BufferBase + 64, 4) }, i, out _));
+            inFlight.Enqueue(i);
+            Assert.IsTrue(device.TryPop(out var chain));
+            device.Push(chain, (uint)(i % 5));
+            Assert.IsTrue(driver.TryTakeUsed(out var token, out var written));
+            Assert.AreEqual(inFlight.Dequeue(), token);
+            Assert.AreEqual((uint)(i % 5), written);
+        }
+        Assert.AreEqual((ushort)(70_000 % 65536), memory.Read<ushort>(driver.Layout.AvailableIndex));
+        Assert.AreEqual((ushort)(70_000 % 65536), memory.Read<ushort>(driver.Layout.UsedIndex));
+    }
+
+    [TestMethod]
+    public void Event_index_suppresses_kicks_until_the_device_asks()
+    {
+        using var memory = GuestMemory.Allocate(0, 1 << 20);
+        var (driver, device) = Pair(memory, 8, eventIndex: true);
+        var segment = new[] { new ChainSegment(BufferBase, 1) };
+
+        // avail_event starts at 0: the first add (0 -> 1) crosses it.
+        Assert.IsTrue(driver.TryAdd(segment, default, 1, out var kick1));
+        Assert.IsTrue(kick1);
+        // The device has not caught up (avail_event still 0): no more kicks are needed.
+        Assert.IsTrue(driver.TryAdd(segment, default, 2, out var kick2));
+        Assert.IsFalse(kick2);
+
+        Assert.IsTrue(device.TryPop(out var first));
+        Assert.IsTrue(device.TryPop(out var second));
+        Assert.IsFalse(device.SetNotification(true), "nothing new arrived while re-arming");
+        Assert.AreEqual((ushort)2, memory.Read<ushort>(device.Layout.AvailableEvent));
+
+        Assert.IsTrue(driver.TryAdd(segment, default, 3, out var kick3));
+        Assert.IsTrue(kick3, "avail_event = 2 is crossed by 2 -> 3");
+
+        // used_event: the driver asked for an interrupt after used index 0 -> 1 only.
+        Assert.IsTrue(device.Push(first, 0));
+        Assert.IsFalse(device.Push(second, 0));
+    }
+
+    [TestMethod]
+    public void Indirect_tables_are_followed()
+    {
+        using var memory = GuestMemory.Allocate(0, 1 << 20);
+        var layout = SplitQueueLayout.Contiguous(8, RingBase);
+        var device = new DeviceQueue(memory, layout, eventIndex: false);
+        const ulong table = 0x40000;
+        memory.Write(table, new VirtqDescriptor { addr = BufferBase, len = 10, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = 1 });
+        memory.Write(table + 16, new VirtqDescriptor { addr = BufferBase + 64, len = 20, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT | VirtqDescriptor.VIRTQ_DESC_F_WRITE, next = 2 });
+        memory.Write(table + 32, new VirtqDescriptor { addr = BufferBase + 128, len = 30, flags = VirtqDescriptor.VIRTQ_DESC_F_WRITE });
+        memory.Write(layout.Descriptor(5), new VirtqDescriptor { addr = table, len = 48, flags = VirtqDescriptor.VIRTQ_DESC_F_INDIRECT });
+        MakeAvailable(memory, layout, 5);
+
+        Assert.IsTrue(device.TryPop(out var chain));
+        Assert.AreEqual((ushort)5, chain.Head);
+        Assert.AreEqual(10UL, chain.ReadableLength);
+        Assert.AreEqual(50UL, chain.WritableLength);
+        CollectionAssert.AreEqual(new[] { new ChainSegment(BufferBase + 64, 20), new ChainSegment(BufferBase + 128, 30) }, ToArray(chain.Writable));
+    }
+
+    [TestMethod]
+    public void Hostile_rings_are_rejected_and_valid_heads_returned()
+    {
+        var cases = new (string Name, Action<GuestMemory, SplitQueueLayout> Build, bool HeadReturned)[]
+        {
+            ("a loop", (m, l) =>
+            {
+                m.Write(l.Descriptor(0), new VirtqDescriptor { addr = BufferBase, len = 1, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = 1 });
+                m.Write(l.Descriptor(1), new VirtqDescriptor { addr = BufferBase, len = 1, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = 0 });
+                MakeAvailable(m, l, 0);
+            }, true),
+            ("a head out of range", (m, l) => MakeAvailable(m, l, 8), false),
+            ("a next index out of range", (m, l) =>
+            {
+                m.Write(l.Descriptor(0), new VirtqDescriptor { addr = BufferBase, len = 1, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = 9 });
+                MakeAvailable(m, l, 0);
+            }, true),
+            ("a buffer beyond guest memory", (m, l) =>
+            {
+                m.Write(l.Descriptor(0), new VirtqDescriptor { addr = (1 << 20) - 4, len = 8 });
+                MakeAvailable(m, l, 0);
+            }, true),
+            ("a buffer whose end wraps the address space", (m, l) =>
+            {
+                m.Write(l.Descriptor(0), new VirtqDescriptor { addr = ulong.MaxValue - 2, len = 8 });
+                MakeAvailable(m, l, 0);
+            }, true),
+            ("a readable buffer after a writable one", (m, l) =>
+            {
+                m.Write(l.Descriptor(0), new VirtqDescriptor { addr = BufferBase, len = 1, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT | VirtqDescriptor.VIRTQ_DESC_F_WRITE, next = 1 });
+                m.Write(l.Descriptor(1), new VirtqDescriptor { addr = BufferBase, len = 1 });
+                MakeAvailable(m, l, 0);
+            }, true),
+            ("an indirect table inside an indirect table", (m, l) =>
+            {
+                m.Write(0x40000UL, new VirtqDescriptor { addr = 0x40000, len = 16, flags = VirtqDescriptor.VIRTQ_DESC_F_INDIRECT });
+                m.Write(l.Descriptor(0), new VirtqDescriptor { addr = 0x40000, len = 16, flags = VirtqDescriptor.VIRTQ_DESC_F_INDIRECT });
+                MakeAvailable(m, l, 0);
+            }, true),
+            ("an indirect table of odd length", (m, l) =>
+            {
+                m.Write(l.Descriptor(0), new VirtqDescriptor { addr = 0x40000, len = 20, flags = VirtqDescriptor.VIRTQ_DESC_F_INDIRECT });
+                MakeAvailable(m, l, 0);
+            }, true),
+            ("an indirect table that loops", (m, l) =>
+            {
+                m.Write(0x40000UL, new VirtqDescriptor { addr = BufferBase, len = 1, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = 1 });
+                m.Write(0x40010UL, new VirtqDescriptor { addr = BufferBase, len = 1, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = 0 });
+                m.Write(l.Descriptor(0), new VirtqDescriptor { addr = 0x40000, len = 32, flags = VirtqDescriptor.VIRTQ_DESC_F_INDIRECT });
+                MakeAvailable(m, l, 0);
+            }, true),
+        };
+
+        foreach (var (name, build, headReturned) in cases)
+        {
+            using var memory = GuestMemory.Allocate(0, 1 << 20);
+            var layout = SplitQueueLayout.Contiguous(8, RingBase);
+            var device = new DeviceQueue(memory, layout, eventIndex: false);
+            build(memory, layout);
+            Assert.ThrowsExactly<VirtqueueException>(() => device.TryPop(out _), name);
+            Assert.AreEqual(headReturned ? (ushort)1 : (ushort)0, memory.Read<ushort>(layout.UsedIndex), $"{name}: used ring");
+            Assert.IsFalse(device.TryPop(out _), $"{name}: the queue moves past the bad chain");
+        }
+    }
+
+    [TestMethod]
+    public void An_available_index_too_far_ahead_is_rejected()
+    {
+        using var memory = GuestMemory.Allocate(0, 1 << 20);
+        var layout = SplitQueueLayout.Contiguous(8, RingBase);
+        var device = new DeviceQueue(memory, layout, eventIndex: false);
+        memory.Write(layout.AvailableIndex, (ushort)9);
+        Assert.ThrowsExactly<VirtqueueException>(() => device.TryPop(out _));
+    }
+
+    [TestMethod]
+    public void A_hostile_device_cannot_return_what_is_not_in_flight()
+    {
+        using var memory = GuestMemory.Allocate(0, 1 << 20);
+        var (driver, _) = Pair(memory, 8, eventIndex: false);
+        var layout = driver.Layout;
+        Assert.IsTrue(driver.TryAdd(new[] { new ChainSegment(BufferBase, 1) }, new[] { new ChainSegment(BufferBase + 64, 4) }, "x", out _));
+
+        // Chain 3 was never made available.
+        memory.Write(layout.UsedEntry(0), 3u);
+        memory.Write(layout.UsedIndex, (ushort)1);
+        Assert.ThrowsExactly<VirtqueueException>(() => driver.TryTakeUsed(out _, out _));
+
+        // Chain 0 is in flight but only has 4 writable bytes.
+        memory.Write(layout.UsedEntry(0), 0u);
+        memory.Write(layout.UsedEntry(0) + 4, 5u);
+        Assert.ThrowsExactly<VirtqueueException>(() => driver.TryTakeUsed(out _, out _));
+
+        // More used entries than chains in flight.
+        memory.Write(layout.UsedIndex, (ushort)2);
+        Assert.ThrowsExactly<VirtqueueException>(() => driver.TryTakeUsed(out _, out _));
+
+        memory.Write(layout.UsedEntry(0) + 4, 4u);
+        memory.Write(layout.UsedIndex, (ushort)1);
+        Assert.IsTrue(driver.TryTakeUsed(out var token, out var written));
+        Assert.AreEqual("x", token);
+        Assert.AreEqual(4u, written);
+    }
+
+    [TestMethod]
+    public void Guest_memory_accesses_are_checked()
+    {
+        using var memory = new GuestMemory(GuestMemoryRegion.Allocate(0x1000, 0x1000), GuestMemoryRegion.Allocate(0x3000, 0x1000));
+        Assert.IsTrue(memory.TryGetSpan(0x1000, 0x1000, out _));
+        Assert.IsFalse(memory.TryGetSpan(0x1800, 0x1000, out _), "spans two regions with a hole");
+        Assert.IsFalse(memory.TryGetSpan(0x2000, 1, out _), "in the hole");
+        Assert.IsFalse(memory.TryGetSpan(ulong.MaxValue, 2, out _), "wraps");
+        Assert.ThrowsExactly<GuestMemoryException>(() => memory.Read<ulong>(0x1FFC));
+        Assert.ThrowsExactly<GuestMemoryException>(() => memory.ReadUInt16Acquire(0x1001));
+        Assert.ThrowsExactly<ArgumentException>(() => new GuestMemory(GuestMemoryRegion.Allocate(0, 0x2000), GuestMemoryRegion.Allocate(0x1000, 0x1000)));
+    }
+
+    private static (DriverQueue<object> Driver, DeviceQueue Device) Pair(GuestMemory memory, ushort size, bool eventIndex)
+    {
+        var layout = SplitQueueLayout.Contiguous(size, RingBase);
+        var driver = new DriverQueue<object>(memory, layout, eventIndex);
+        return (driver, new DeviceQueue(memory, layout, eventIndex));
+    }
+
+    private static void MakeAvailable(GuestMemory memory, SplitQueueLayout layout, ushort head)
+    {
+        var index = memory.Read<ushort>(layout.AvailableIndex);
+        memory.Write(layout.AvailableEntry(index % layout.Size), head);
+        memory.Write(layout.AvailableIndex, (ushort)(index + 1));
+    }
+
+    private static ChainSegment[] ToArray(IReadOnlyList<ChainSegment> segments)
+    {
+        var array = new ChainSegment[segments.Count];
+        for (var i = 0; i < array.Length; i++)
+        {
+            array[i] = segments[i];
+        }
+        return array;
+    }
+}
