@@ -40,7 +40,7 @@ public sealed unsafe partial class HeaderParser
         }
         if (name is not null)
         {
-            _enums[name] = new EnumDesc(name, underlying, members.ToEquatableArray(), header);
+            _enums[name] = new EnumDesc(Naming.EscapeIdentifier(name), IsUnnamed(declaration) ? name : "enum " + name, underlying, members.ToEquatableArray(), header);
         }
     }
 

@@ -103,7 +103,7 @@ public sealed unsafe partial class HeaderParser
             CollectFields(type, 0, name, fields, ref natural);
             var pack = alignment < natural ? (int)alignment : 0;
             _records[name] = new RecordDesc(
-                name,
+                Naming.EscapeIdentifier(name),
                 nativeName,
                 declaration.kind == CXCursorKind.CXCursor_UnionDecl,
                 (int)size,

@@ -24,7 +24,7 @@ public sealed unsafe partial class HeaderParser
             case CXTypeKind.CXType_Enum:
             {
                 var declaration = clang_getTypeDeclaration(canonical);
-                return NameOf(declaration)
+                return (NameOf(declaration) is { } enumName ? Naming.EscapeIdentifier(enumName) : null)
                     ?? MapBuiltin(clang_getCanonicalType(clang_getEnumDeclIntegerType(declaration)))
                     ?? throw new UnmappableException($"{what} has an enum type of unknown width");
             }
@@ -40,7 +40,7 @@ public sealed unsafe partial class HeaderParser
                 {
                     throw new UnmappableException($"{what} has type {nativeName}, which is not generated");
                 }
-                return name;
+                return Naming.EscapeIdentifier(name);
             }
             case CXTypeKind.CXType_ConstantArray:
             {
@@ -83,5 +83,6 @@ public sealed unsafe partial class HeaderParser
     };
 
     /// <summary>The C spelling of a type, with clang's "(unnamed at file:line)" notes removed.</summary>
-    private static string NativeSpelling(CXType type) => UnnamedSpelling.Replace(Spelling(type), string.Empty);
+    private static string NativeSpelling(CXType type) =>
+        UnnamedSpelling.Replace(Spelling(type), string.Empty).Replace("struct[", "struct [").Replace("union[", "union [");
 }
