@@ -24,6 +24,9 @@ public sealed class AbiGenerator : IIncrementalGenerator
     /// <summary>Tracking name of the step that parses them with libclang.</summary>
     public const string ParseStep = "VirtioMedia.Parse";
 
+    /// <summary>Tracking name of the step that resolves the trailer description against the model.</summary>
+    public const string TrailersStep = "VirtioMedia.Trailers";
+
     private const string MetadataPrefix = "build_metadata.AdditionalFiles.";
 
     public void Initialize(IncrementalGeneratorInitializationContext context)
@@ -60,21 +63,47 @@ public sealed class AbiGenerator : IIncrementalGenerator
             })
             .WithTrackingName(ParseStep);
 
-        context.RegisterSourceOutput(models, static (output, model) =>
+        // The trailer description (at most one AdditionalFile with VirtioMediaTrailers="true"), resolved against the model.
+        var trailerFiles = context.AdditionalTextsProvider
+            .Combine(context.AnalyzerConfigOptionsProvider)
+            .Where(static pair => string.Equals(Read(pair.Right.GetOptions(pair.Left), MetadataPrefix + "VirtioMediaTrailers"), "true", StringComparison.OrdinalIgnoreCase))
+            .Select(static (pair, cancellationToken) => (Path: pair.Left.Path, Text: pair.Left.GetText(cancellationToken)?.ToString() ?? string.Empty))
+            .Collect();
+        var trailers = models
+            .Combine(trailerFiles)
+            .Select(static (input, _) =>
+            {
+                var (model, files) = input;
+                if (model is null || files.Length == 0)
+                {
+                    return TrailerSetDesc.Empty;
+                }
+                if (files.Length > 1)
+                {
+                    return new TrailerSetDesc(EquatableArray<TrailerRuleDesc>.Empty, EquatableArray<string>.Empty,
+                        new[] { new DiagnosticDesc(Diagnostics.TrailerRuleId, "trailers: more than one AdditionalFile has VirtioMediaTrailers=\"true\"", files[1].Path, 0) }.ToEquatableArray());
+                }
+                return TrailerRules.Resolve(files[0].Text, model, files[0].Path);
+            })
+            .WithTrackingName(TrailersStep);
+
+        context.RegisterSourceOutput(models.Combine(trailers), static (output, input) =>
         {
+            var (model, trailerSet) = input;
             if (model is null)
             {
                 return;
             }
-            foreach (var diagnostic in model.Diagnostics)
+            var diagnostics = model.Diagnostics.Concat(trailerSet.Diagnostics).ToList();
+            foreach (var diagnostic in diagnostics)
             {
                 output.ReportDiagnostic(Diagnostic.Create(Diagnostics.Descriptor(diagnostic.Id), LocationOf(diagnostic), diagnostic.Message));
             }
-            if (model.Diagnostics.Any(d => Diagnostics.Descriptor(d.Id).DefaultSeverity == DiagnosticSeverity.Error))
+            if (diagnostics.Any(d => Diagnostics.Descriptor(d.Id).DefaultSeverity == DiagnosticSeverity.Error))
             {
                 return; // never emit a layout the generator is not sure of
             }
-            foreach (var (hintName, text) in TemplateEmitter.Emit(model))
+            foreach (var (hintName, text) in TemplateEmitter.Emit(model, trailerSet))
             {
                 output.AddSource(hintName, SourceText.From(text, System.Text.Encoding.UTF8));
             }

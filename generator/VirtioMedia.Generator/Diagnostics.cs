@@ -14,6 +14,7 @@ public static class Diagnostics
     public const string NoEntryHeaderId = "VMG006";
     public const string NameClashId = "VMG007";
     public const string ParseFailedId = "VMG008";
+    public const string TrailerRuleId = "VMG009";
 
     private const string Category = "VirtioMedia.Generator";
 
@@ -24,9 +25,10 @@ public static class Diagnostics
         [HeaderErrorId] = Error(HeaderErrorId, "Error in a C header"),
         [UnmappableId] = Error(UnmappableId, "C construct without an exact C# layout"),
         [IoctlMismatchId] = Error(IoctlMismatchId, "Ioctl request does not match its payload"),
-        [NoEntryHeaderId] = new DiagnosticDescriptor(NoEntryHeaderId, "No entry header", "{0}", Category, DiagnosticSeverity.Warning, true),
+        [NoEntryHeaderId] = Error(NoEntryHeaderId, "No entry header"),
         [NameClashId] = Error(NameClashId, "Generated name clash"),
         [ParseFailedId] = Error(ParseFailedId, "libclang could not parse"),
+        [TrailerRuleId] = Error(TrailerRuleId, "Trailer description does not match the headers"),
     };
 
     /// <summary>The descriptor of an id; messages are complete, so every format is "{0}".</summary>

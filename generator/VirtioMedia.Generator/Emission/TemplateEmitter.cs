@@ -13,19 +13,25 @@ namespace VirtioMedia.Generator.Emission;
 public static class TemplateEmitter
 {
     /// <summary>The generated files, by hint name, in the order the templates are listed.</summary>
-    private static readonly string[] TemplateNames = { "Support", "InlineArrays", "Records", "Enums", "Constants", "Ioctls", "Report" };
+    private static readonly string[] TemplateNames = { "Support", "InlineArrays", "Records", "Enums", "Constants", "Ioctls", "Report", "Trailers" };
 
     private static readonly Lazy<IReadOnlyList<(string Name, Template Template)>> Templates = new(LoadTemplates);
 
     /// <summary>Renders every template; the texts depend on the model alone (no paths, no clock, invariant culture).</summary>
-    public static IReadOnlyList<(string HintName, string Text)> Emit(AbiModel model)
+    public static IReadOnlyList<(string HintName, string Text)> Emit(AbiModel model) => Emit(model, TrailerSetDesc.Empty);
+
+    /// <summary>Renders every template, the trailer table from <paramref name="trailers"/> (resolved against <paramref name="model"/>).</summary>
+    public static IReadOnlyList<(string HintName, string Text)> Emit(AbiModel model, TrailerSetDesc trailers)
     {
         var globals = new ScriptObject();
         globals.Import(model, renamer: member => member.Name);
         globals.Import("hex", new Func<ulong, string>(value => "0x" + value.ToString("X", CultureInfo.InvariantCulture)));
         globals.Import("direction_name", new Func<int, string>(DirectionName));
         globals.Import("csharp_string", new Func<string, string>(CSharpString));
+        globals.Import("identifier", new Func<string, string>(Extraction.Naming.EscapeIdentifier));
         globals["UniqueIoctls"] = model.Ioctls.GroupBy(i => i.Number).Where(g => g.Count() == 1).Select(g => g.Single()).ToList();
+        globals["TrailerRules"] = trailers.Rules.ToList();
+        globals["UnsupportedIoctls"] = model.Ioctls.Where(i => trailers.UnsupportedIoctls.Contains(i.Name)).ToList();
 
         var outputs = new List<(string, string)>();
         foreach (var (name, template) in Templates.Value)
