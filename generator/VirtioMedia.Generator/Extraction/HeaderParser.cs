@@ -152,8 +152,6 @@ public sealed unsafe partial class HeaderParser
 
     private int LineOf(CXCursor cursor) => FileAndLine(clang_getCursorLocation(cursor)).Line;
 
-    private string Describe(CXCursor cursor) => Describe(TranslationUnit.VirtualRoot + HeaderOf(cursor), LineOf(cursor));
-
     /// <summary>"linux/videodev2.h:123": positions in messages use include paths, never machine paths.</summary>
     private static string Describe(string virtualFile, int line)
     {
