@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Copies the V4L2 UAPI headers, and every UAPI header they include, from an installed linux-libc-dev
-# into a header set folder. The include closure is computed by gcc itself, hermetically
-# (-nostdinc, the libc shim standing in for <sys/time.h>), so the set holds exactly what a parse reads.
+# Copies the V4L2 UAPI headers and linux/errno.h, and every UAPI header they include, from an
+# installed linux-libc-dev into a header set folder. The include closure is computed by gcc itself,
+# hermetically (-nostdinc, the libc shim standing in for <sys/time.h>), so the set holds exactly what a
+# parse reads.
 #
 #   abi-headers/refresh.sh abi-headers/linux-6.1 /usr/include /usr/include/x86_64-linux-gnu
 #
@@ -16,7 +17,8 @@ for dir in "$@"; do includes+=(-I "$dir"); done
 
 probe=$(mktemp --suffix=.c)
 trap 'rm -f "$probe"' EXIT
-printf '#include <linux/videodev2.h>\n#include <linux/v4l2-common.h>\n#include <linux/v4l2-controls.h>\n' > "$probe"
+# linux/errno.h: virtio_media.h takes the protocol's statuses (ENOTTY, EINVAL, ...) from it.
+printf '#include <linux/videodev2.h>\n#include <linux/v4l2-common.h>\n#include <linux/v4l2-controls.h>\n#include <linux/errno.h>\n' > "$probe"
 
 rm -rf "$dest"
 gcc -M -nostdinc -I "$here/libc-shim" "${includes[@]}" "$probe" \

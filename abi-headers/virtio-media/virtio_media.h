@@ -8,6 +8,7 @@
 #ifndef _VIRTIO_MEDIA_H
 #define _VIRTIO_MEDIA_H
 
+#include <linux/errno.h>
 #include <linux/types.h>
 #include <linux/videodev2.h>
 
