@@ -188,13 +188,15 @@ public static class IoctlCodec
         reader.TryRead(message.Uuids);
         message.ResponseElementCount = layout.ElementCount;
         message.ResponseUuidCount = layout.UuidReadableOnly ? 0 : layout.UuidCount;
+        message.KeepRequestCopy();
         return WireResult.Ok;
     }
 
     /// <summary>
     /// Device: writes the device-writable part: the response header with <paramref name="status"/> and, when
     /// <paramref name="includePayload"/> and the ioctl is device-writable, the payload, the array elements and UUIDs
-    /// in the layout the request fixed. The array pointer is written back exactly as the driver sent it. When the
+    /// in the layout the request fixed. The array pointer, and the fields the trailer rule preserves (userptr values,
+    /// fd placeholders), are written back exactly as the driver sent them. When the
     /// part is too small, or the payload now claims more elements than the request carried, only a header with the
     /// failure's errno is written (if it fits) and the failure is returned.
     /// </summary>
@@ -215,6 +217,8 @@ public static class IoctlCodec
         {
             BinaryPrimitives.WriteUInt64LittleEndian(message.Payload.Slice(message.Rule!.Array!.PointerOffset), pointer);
         }
+        // Pointers and fd placeholders the specification says the device returns unchanged (trailers.json "preserve").
+        message.RestorePreserved(message.ResponseElementCount);
         if (message.Rule?.Array is { } array && array.When.Matches(message.Payload)
             && BinaryPrimitives.ReadUInt32LittleEndian(message.Payload.Slice(array.CountOffset)) > (uint)message.ResponseElementCount)
         {

@@ -17,12 +17,16 @@ public sealed class IoctlMessage
     private static readonly int MaxPayloadSize = MaxOf(static d => d.PayloadSize);
     private static readonly int MaxElementBytes = MaxOfRules(static r => r.Array is null ? 0 : r.Array.MaxCount * r.Array.ElementSize);
     private static readonly int MaxElements = MaxOfRules(static r => r.Array?.MaxCount ?? 1);
+    private static readonly int MaxPreservedElementBytes = MaxOfRules(static r => r.Array is null || !HasElementPreserve(r) ? 0 : r.Array.MaxCount * r.Array.ElementSize);
 
     private readonly byte[] _payload = new byte[MaxPayloadSize];
     private readonly byte[] _elements = new byte[MaxElementBytes];
     private readonly byte[] _uuids = new byte[MaxElements * UuidSize];
     private readonly virtio_media_sg_entry[] _sg;
     private readonly int[] _sgListStarts = new int[MaxElements + 1];
+    // What the request carried, for the fields the device role must return unchanged (TrailerRule.Preserve).
+    private readonly byte[] _requestPayload = new byte[MaxPayloadSize];
+    private readonly byte[] _requestElements = new byte[MaxPreservedElementBytes];
     private int _elementCount;
     private int _sgEntryCount;
     private int _uuidCount;
@@ -163,6 +167,7 @@ public sealed class IoctlMessage
         ResponseElementCount = 0;
         ResponseUuidCount = 0;
         RequestPointer = null;
+        HasRequestCopy = false;
     }
 
     /// <summary>Forgets the ioctl (a decode that fails before identifying it).</summary>
@@ -174,6 +179,69 @@ public sealed class IoctlMessage
         SgListCount = 0;
         ResponseElementCount = ResponseUuidCount = 0;
         RequestPointer = null;
+        HasRequestCopy = false;
+    }
+
+    /// <summary>Whether <see cref="KeepRequestCopy"/> ran for the current request.</summary>
+    internal bool HasRequestCopy { get; private set; }
+
+    /// <summary>Keeps the request's payload, and its elements when the rule preserves element fields, so the
+    /// response can restore the preserved fields.</summary>
+    internal void KeepRequestCopy()
+    {
+        if (Rule is not { Preserve.Count: > 0 } rule)
+        {
+            return;
+        }
+        Payload.CopyTo(_requestPayload);
+        if (HasElementPreserve(rule))
+        {
+            Elements.CopyTo(_requestElements);
+        }
+        HasRequestCopy = true;
+    }
+
+    /// <summary>Writes the preserved fields back from the request copy into the payload and the first
+    /// <paramref name="elementCount"/> elements.</summary>
+    internal void RestorePreserved(int elementCount)
+    {
+        if (!HasRequestCopy || Rule is not { } rule)
+        {
+            return;
+        }
+        var request = _requestPayload.AsSpan(0, Ioctl!.PayloadSize);
+        var payload = Payload;
+        var elementSize = rule.Array?.ElementSize ?? 0;
+        for (var i = 0; i < rule.Preserve.Count; i++)
+        {
+            var preserve = rule.Preserve[i];
+            if (!preserve.When.Matches(request))
+            {
+                continue;
+            }
+            if (!preserve.InElement)
+            {
+                request.Slice(preserve.Offset, preserve.Size).CopyTo(payload.Slice(preserve.Offset));
+                continue;
+            }
+            for (var element = 0; element < elementCount; element++)
+            {
+                var at = element * elementSize + preserve.Offset;
+                _requestElements.AsSpan(at, preserve.Size).CopyTo(_elements.AsSpan(at));
+            }
+        }
+    }
+
+    private static bool HasElementPreserve(TrailerRule rule)
+    {
+        for (var i = 0; i < rule.Preserve.Count; i++)
+        {
+            if (rule.Preserve[i].InElement)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>Records the SG list boundaries of a decoded request.</summary>

@@ -68,7 +68,7 @@ public static class TrailerRules
             return null;
         }
         var where = "payload " + name;
-        CheckKeys(obj, where, problems, "struct", "array", "sg", "uuid");
+        CheckKeys(obj, where, problems, "struct", "array", "sg", "uuid", "preserve");
         if (!records.TryGetValue(name, out var record))
         {
             problems.Add($"{where}: no struct {name} in the headers");
@@ -124,11 +124,45 @@ public static class TrailerRules
             uuid = new TrailerUuidDesc(Condition(record, u, at, records, problems), Parts(u, at, problems));
         }
 
-        if (array is null && sg is null && uuid is null)
+        var preserve = new List<TrailerPreserveDesc>();
+        if (obj.TryGetValue("preserve", out var preserveValue))
+        {
+            var index = 0;
+            foreach (var entry in AsList(preserveValue, where + ".preserve", problems))
+            {
+                var at = $"{where}.preserve[{index++}]";
+                if (AsObject(entry, at, problems) is not { } p)
+                {
+                    continue;
+                }
+                CheckKeys(p, at, problems, "field", "elementField", "when");
+                var hasField = p.TryGetValue("field", out var field);
+                var hasElementField = p.TryGetValue("elementField", out var elementField);
+                if (hasField == hasElementField)
+                {
+                    problems.Add($"{at}: needs exactly one of 'field' and 'elementField'");
+                    continue;
+                }
+                var owner = record;
+                if (hasElementField && (array is null || !records.TryGetValue(array.ElementStruct, out owner)))
+                {
+                    problems.Add($"{at}: elementField needs an array");
+                    continue;
+                }
+                var (offset, size) = FieldOffsetAndSize(owner!, hasField ? field : elementField, at + (hasField ? ".field" : ".elementField"), records, problems);
+                if (offset >= 0 && size != 4 && size != 8)
+                {
+                    problems.Add($"{at}: a preserved field must be 4 or 8 bytes wide, not {size}");
+                }
+                preserve.Add(new TrailerPreserveDesc(hasElementField, offset, size, Condition(record, p, at, records, problems)));
+            }
+        }
+
+        if (array is null && sg is null && uuid is null && preserve.Count == 0)
         {
             problems.Add($"{where}: no trailer");
         }
-        return new TrailerRuleDesc(name, record.Size, array, sg, uuid);
+        return new TrailerRuleDesc(name, record.Size, array, sg, uuid, preserve.ToEquatableArray());
     }
 
     private static TrailerConditionDesc Condition(RecordDesc record, Dictionary<string, object?> owner, string at, Dictionary<string, RecordDesc> records, List<string> problems)
@@ -179,9 +213,20 @@ public static class TrailerRules
     /// <summary>The absolute offset of a dotted field path (<c>m.planes</c>), which must be <paramref name="size"/> bytes wide.</summary>
     private static int FieldOffset(RecordDesc record, object? path, int size, string at, Dictionary<string, RecordDesc> records, List<string> problems)
     {
+        var (offset, actual) = FieldOffsetAndSize(record, path, at, records, problems);
+        if (offset >= 0 && actual != size)
+        {
+            return Fail(problems, $"{at}: '{path}' is {actual} bytes, expected {size}");
+        }
+        return offset;
+    }
+
+    /// <summary>The absolute offset and width of a dotted field path, or offset -1 (and a problem) when it names none.</summary>
+    private static (int Offset, int Size) FieldOffsetAndSize(RecordDesc record, object? path, string at, Dictionary<string, RecordDesc> records, List<string> problems)
+    {
         if (path is not string text || text.Length == 0)
         {
-            return Fail(problems, at + ": must name a field");
+            return (Fail(problems, at + ": must name a field"), 0);
         }
         var offset = 0;
         var current = record;
@@ -190,21 +235,17 @@ public static class TrailerRules
         {
             if (current is null)
             {
-                return Fail(problems, $"{at}: '{text}' goes through a field that is not a struct or union");
+                return (Fail(problems, $"{at}: '{text}' goes through a field that is not a struct or union"), 0);
             }
             field = current.Fields.FirstOrDefault(f => f.Name == part);
             if (field is null)
             {
-                return Fail(problems, $"{at}: {current.Name} has no field '{part}'");
+                return (Fail(problems, $"{at}: {current.Name} has no field '{part}'"), 0);
             }
             offset += field.Offset;
             current = records.TryGetValue(field.Type, out var inner) ? inner : null;
         }
-        if (field!.Size != size)
-        {
-            return Fail(problems, $"{at}: '{text}' is {field.Size} bytes, expected {size}");
-        }
-        return offset;
+        return (offset, field!.Size);
     }
 
     private static int Fail(List<string> problems, string message)

@@ -19,7 +19,8 @@ public sealed record TrailerSetDesc(
 /// <param name="Array">The array the payload points to, or null.</param>
 /// <param name="Sg">The SG lists that replace userspace pointers, or null.</param>
 /// <param name="Uuid">The virtio object UUIDs, or null.</param>
-public sealed record TrailerRuleDesc(string Struct, int PayloadSize, TrailerArrayDesc? Array, TrailerSgDesc? Sg, TrailerUuidDesc? Uuid);
+/// <param name="Preserve">The fields a device returns exactly as the driver sent them.</param>
+public sealed record TrailerRuleDesc(string Struct, int PayloadSize, TrailerArrayDesc? Array, TrailerSgDesc? Sg, TrailerUuidDesc? Uuid, EquatableArray<TrailerPreserveDesc> Preserve);
 
 /// <summary>A condition on a 32-bit field of the payload: the field's value is one of <paramref name="Values"/>.
 /// An offset of -1 means "always".</summary>
@@ -44,3 +45,11 @@ public sealed record TrailerSgDesc(TrailerConditionDesc When, int LengthOffset, 
 
 /// <summary>16-byte UUIDs: one per array element, or one for the payload.</summary>
 public sealed record TrailerUuidDesc(TrailerConditionDesc When, bool DeviceReadableOnly);
+
+/// <summary>A field of the payload (or of every array element) that the device role writes back with the value the
+/// request carried, whatever a handler left there (pointers and fd placeholders the device must not alter).</summary>
+/// <param name="InElement">True for a field of each array element, false for a field of the payload.</param>
+/// <param name="Offset">The field's byte offset in the payload or in an element.</param>
+/// <param name="Size">The field's width, 4 or 8 bytes.</param>
+/// <param name="When">When the field holds what is preserved, judged on the request's payload.</param>
+public sealed record TrailerPreserveDesc(bool InElement, int Offset, int Size, TrailerConditionDesc When);
