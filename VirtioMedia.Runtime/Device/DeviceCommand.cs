@@ -1,0 +1,86 @@
+using System;
+using VirtioMedia.Runtime.Memory;
+using VirtioMedia.Runtime.Virtqueues;
+using VirtioMedia.Runtime.Wire;
+
+namespace VirtioMedia.Runtime.Device;
+
+/// <summary>
+/// A popped chain seen as byte streams for the codecs: its device-readable and device-writable buffers as
+/// memory segments over guest memory. Pooled, so serving a command allocates nothing once warm.
+/// </summary>
+internal sealed class DeviceCommand
+{
+    private ReadOnlyMemory<byte>[] _readable = new ReadOnlyMemory<byte>[4];
+    private Memory<byte>[] _writable = new Memory<byte>[4];
+    private NativeMemoryManager[] _managers = [];
+    private int _readableCount;
+    private int _writableCount;
+
+    public DescriptorChain Chain { get; private set; } = null!;
+
+    /// <summary>VIRTIO_MEDIA_CMD_* as peeked when routing.</summary>
+    public uint Kind { get; set; }
+
+    public ChainReader Reader => new(_readable.AsSpan(0, _readableCount));
+
+    public ChainWriter Writer => new(_writable.AsSpan(0, _writableCount));
+
+    public void Bind(GuestMemory memory, DescriptorChain chain)
+    {
+        Chain = chain;
+        var total = chain.Readable.Count + chain.Writable.Count;
+        if (_managers.Length < total)
+        {
+            var grown = new NativeMemoryManager[Math.Max(total, _managers.Length * 2)];
+            _managers.CopyTo(grown, 0);
+            for (var i = _managers.Length; i < grown.Length; i++)
+            {
+                grown[i] = new NativeMemoryManager();
+            }
+            _managers = grown;
+        }
+        if (_readable.Length < chain.Readable.Count)
+        {
+            _readable = new ReadOnlyMemory<byte>[Math.Max(chain.Readable.Count, _readable.Length * 2)];
+        }
+        if (_writable.Length < chain.Writable.Count)
+        {
+            _writable = new Memory<byte>[Math.Max(chain.Writable.Count, _writable.Length * 2)];
+        }
+        var next = 0;
+        _readableCount = chain.Readable.Count;
+        for (var i = 0; i < _readableCount; i++)
+        {
+            var segment = chain.Readable[i];
+            var manager = _managers[next++];
+            manager.Reset(memory.GetSpan(segment.Address, segment.Length));
+            _readable[i] = manager.Memory;
+        }
+        _writableCount = chain.Writable.Count;
+        for (var i = 0; i < _writableCount; i++)
+        {
+            var segment = chain.Writable[i];
+            var manager = _managers[next++];
+            manager.Reset(memory.GetSpan(segment.Address, segment.Length));
+            _writable[i] = manager.Memory;
+        }
+    }
+
+    /// <summary>Forgets the chain so the pool holds no guest memory views.</summary>
+    public void Unbind()
+    {
+        Array.Clear(_readable, 0, _readableCount);
+        Array.Clear(_writable, 0, _writableCount);
+        _readableCount = _writableCount = 0;
+        Chain = null!;
+    }
+
+    /// <summary>Writes a header-only response (when there is room) and returns its length.</summary>
+    public uint WriteStatus(int status)
+    {
+        var writer = Writer;
+        CommandCodec.EncodeErrorResponse(ref writer, status);
+        return (uint)writer.Written;
+    }
+}

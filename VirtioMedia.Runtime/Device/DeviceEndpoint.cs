@@ -1,0 +1,472 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using VirtioMedia.Abi;
+using VirtioMedia.Runtime.Transport;
+using VirtioMedia.Runtime.Virtqueues;
+using VirtioMedia.Runtime.Wire;
+
+namespace VirtioMedia.Runtime.Device;
+
+/// <summary>
+/// The device side of virtio-media: serves the command queue of an <see cref="IDeviceTransport"/>, keeps the
+/// sessions, hands each ioctl to the session's <see cref="V4l2DeviceHandler{TContext}"/>, serves MMAP and MUNMAP
+/// over shared memory region 0 and delivers events on the event queue. Commands of one session run in order;
+/// commands of different sessions run concurrently, with no device-wide lock. Nothing the driver sends makes it
+/// throw or hang: malformed commands are answered with an errno.
+/// </summary>
+public sealed class DeviceEndpoint : IAsyncDisposable
+{
+    private readonly Func<DeviceSession, V4l2DeviceHandler<DeviceIoctlContext>> _handlerFactory;
+    private readonly ConcurrentDictionary<uint, DeviceSession> _sessions = new();
+    private readonly object _sessionGate = new();
+    private readonly ConcurrentBag<DeviceCommand> _commandPool = new();
+    private readonly ConcurrentQueue<PendingEvent> _pendingEvents = new();
+    private readonly object _eventGate = new();
+    private readonly DeviceCommand _eventCommand = new();
+    private readonly v4l2_plane[] _planeScratch = new v4l2_plane[Constants.VIRTIO_MEDIA_MAX_PLANES];
+    private DescriptorChain? _spareEventChain;
+    private DeviceQueue? _commandQueue;
+    private DeviceQueue? _eventQueue;
+    private CancellationTokenSource? _stop;
+    private Task _loops = Task.CompletedTask;
+    private long _unknownSessionCommands;
+    private long _protocolErrors;
+    private long _droppedEvents;
+    private long _handlerFaults;
+
+    /// <summary>Prepares an endpoint; <see cref="Start"/> begins serving.</summary>
+    /// <param name="transport">Guest memory, the queues, the doorbells and shared memory region 0.</param>
+    /// <param name="config">The configuration layout (see <see cref="ConfigSpace.Create"/>).</param>
+    /// <param name="handlerFactory">Creates the handler of a newly opened session; a handler that is
+    /// <see cref="IDisposable"/> is disposed when its session closes.</param>
+    /// <param name="objects">The virtio object registry, shared with other devices to pass buffers; a private one when null.</param>
+    public DeviceEndpoint(IDeviceTransport transport, virtio_media_config config, Func<DeviceSession, V4l2DeviceHandler<DeviceIoctlContext>> handlerFactory, VirtioObjectRegistry? objects = null)
+    {
+        Transport = transport ?? throw new ArgumentNullException(nameof(transport));
+        _handlerFactory = handlerFactory ?? throw new ArgumentNullException(nameof(handlerFactory));
+        Config = config;
+        Mmap = new MmapAllocator(transport.SharedMemory);
+        Objects = objects ?? new VirtioObjectRegistry();
+    }
+
+    /// <summary>The configuration layout the driver reads.</summary>
+    public virtio_media_config Config { get; }
+
+    /// <summary>The transport served.</summary>
+    public IDeviceTransport Transport { get; }
+
+    /// <summary>The MMAP buffer allocator over shared memory region 0.</summary>
+    public MmapAllocator Mmap { get; }
+
+    /// <summary>The virtio object registry.</summary>
+    public VirtioObjectRegistry Objects { get; }
+
+    /// <summary>How many sessions hold an id (open or errored).</summary>
+    public int SessionCount => _sessions.Count;
+
+    /// <summary>Commands that named a session that is not open (answered ENOENT).</summary>
+    public long UnknownSessionCommands => Interlocked.Read(ref _unknownSessionCommands);
+
+    /// <summary>Chains that broke the ring rules.</summary>
+    public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
+
+    /// <summary>Events dropped: their session closed first, or the driver's event buffer was too small.</summary>
+    public long DroppedEvents => Interlocked.Read(ref _droppedEvents);
+
+    /// <summary>Handler calls that threw (answered EIO).</summary>
+    public long HandlerFaults => Interlocked.Read(ref _handlerFaults);
+
+    /// <summary>Events held until the driver supplies event buffers.</summary>
+    public int HeldEvents => _pendingEvents.Count;
+
+    /// <summary>The session with id <paramref name="id"/>, while it holds that id.</summary>
+    public bool TryGetSession(uint id, out DeviceSession session) => _sessions.TryGetValue(id, out session!);
+
+    /// <summary>Starts serving the command and event queues (call once the driver has set the queues up).</summary>
+    public void Start()
+    {
+        if (_stop is not null)
+        {
+            throw new InvalidOperationException("the endpoint is already started");
+        }
+        _commandQueue = Transport.CommandQueue;
+        _eventQueue = Transport.EventQueue;
+        _commandQueue.SetNotification(true);
+        _eventQueue.SetNotification(true);
+        _stop = new CancellationTokenSource();
+        var token = _stop.Token;
+        _loops = Task.WhenAll(
+            Task.Run(() => CommandLoopAsync(token), CancellationToken.None),
+            Task.Run(() => EventLoopAsync(token), CancellationToken.None));
+    }
+
+    /// <summary>Stops serving; commands already handed to sessions finish.</summary>
+    public async Task StopAsync()
+    {
+        if (_stop is null)
+        {
+            return;
+        }
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _loops.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stop?.Dispose();
+    }
+
+    private async Task CommandLoopAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            DrainCommands();
+            await Transport.CommandKicks.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task EventLoopAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            FlushEvents();
+            await Transport.EventKicks.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void DrainCommands()
+    {
+        var queue = _commandQueue!;
+        while (true)
+        {
+            DescriptorChain chain;
+            try
+            {
+                if (!queue.TryPop(out chain))
+                {
+                    return;
+                }
+            }
+            catch (VirtqueueException)
+            {
+                // The queue already returned the offending chain as used with length 0.
+                Interlocked.Increment(ref _protocolErrors);
+                Transport.CommandInterrupt.Notify();
+                continue;
+            }
+            Route(chain);
+        }
+    }
+
+    private void Route(DescriptorChain chain)
+    {
+        var command = _commandPool.TryTake(out var pooled) ? pooled : new DeviceCommand();
+        command.Bind(Transport.Memory, chain);
+        var reader = command.Reader;
+        if (!CommandCodec.PeekCommand(reader, out var kind).IsSuccess)
+        {
+            Complete(command, command.WriteStatus(Errno.EINVAL));
+            return;
+        }
+        command.Kind = kind;
+        switch (kind)
+        {
+            case Constants.VIRTIO_MEDIA_CMD_OPEN:
+                Open(command);
+                return;
+            case Constants.VIRTIO_MEDIA_CMD_MUNMAP:
+                Munmap(command);
+                return;
+            case Constants.VIRTIO_MEDIA_CMD_CLOSE:
+            case Constants.VIRTIO_MEDIA_CMD_IOCTL:
+            case Constants.VIRTIO_MEDIA_CMD_MMAP:
+                // All three carry the session id right after the header.
+                if (!reader.TrySkip(8) || !reader.TryRead(out uint sessionId))
+                {
+                    Complete(command, command.WriteStatus(Errno.EINVAL));
+                    return;
+                }
+                if (!_sessions.TryGetValue(sessionId, out var session) || session.State == DeviceSessionState.Closed)
+                {
+                    Interlocked.Increment(ref _unknownSessionCommands);
+                    Complete(command, command.WriteStatus(Errno.ENOENT));
+                    return;
+                }
+                session.Enqueue(command);
+                return;
+            default:
+                Complete(command, command.WriteStatus(Errno.EINVAL));
+                return;
+        }
+    }
+
+    /// <summary>Runs one command of <paramref name="session"/> (on the session's turn).</summary>
+    internal void Execute(DeviceSession session, DeviceCommand command)
+    {
+        if (session.State == DeviceSessionState.Closed)
+        {
+            Interlocked.Increment(ref _unknownSessionCommands);
+            Complete(command, command.WriteStatus(Errno.ENOENT));
+            return;
+        }
+        switch (command.Kind)
+        {
+            case Constants.VIRTIO_MEDIA_CMD_IOCTL:
+                ServeIoctl(session, command);
+                return;
+            case Constants.VIRTIO_MEDIA_CMD_MMAP:
+                ServeMmap(session, command);
+                return;
+            default:
+                Close(session, command);
+                return;
+        }
+    }
+
+    private void Open(DeviceCommand command)
+    {
+        DeviceSession session;
+        lock (_sessionGate)
+        {
+            // The lowest id no session holds: an id is never reused while open, or errored and not yet closed.
+            uint id = 1;
+            while (_sessions.ContainsKey(id))
+            {
+                id++;
+            }
+            session = new DeviceSession(this, id);
+            _sessions[id] = session;
+        }
+        try
+        {
+            session.Handler = _handlerFactory(session) ?? throw new InvalidOperationException("the handler factory returned null");
+        }
+        catch (Exception)
+        {
+            Interlocked.Increment(ref _handlerFaults);
+            Forget(session);
+            Complete(command, command.WriteStatus(Constants.EIO));
+            return;
+        }
+        var writer = command.Writer;
+        var response = new virtio_media_resp_open { session_id = session.Id };
+        if (!CommandCodec.EncodeResponse(ref writer, response).IsSuccess)
+        {
+            // The driver cannot learn the id, so it could never close the session.
+            Forget(session);
+            Complete(command, command.WriteStatus(Errno.ENOSPC));
+            return;
+        }
+        Complete(command, (uint)writer.Written);
+    }
+
+    private void ServeIoctl(DeviceSession session, DeviceCommand command)
+    {
+        var message = session.Message;
+        var reader = command.Reader;
+        var decoded = IoctlCodec.DecodeRequest(ref reader, message);
+        var includePayload = false;
+        int status;
+        if (!decoded.IsSuccess)
+        {
+            status = decoded.Errno;
+        }
+        else if (session.State != DeviceSessionState.Open)
+        {
+            status = Constants.EIO;
+        }
+        else
+        {
+            var context = session.Context;
+            context.WritePayloadOnError = false;
+            try
+            {
+                status = session.Handler.Dispatch(context, message.Ioctl!, message.Payload);
+            }
+            catch (Exception)
+            {
+                Interlocked.Increment(ref _handlerFaults);
+                status = Constants.EIO;
+            }
+            if (status < 0 || status > 4095)
+            {
+                status = Constants.EIO;
+            }
+            includePayload = status == 0 || context.WritePayloadOnError || message.Rule == Trailers.v4l2_ext_controls;
+        }
+        var writer = command.Writer;
+        IoctlCodec.EncodeResponse(message, status, includePayload, ref writer);
+        Complete(command, (uint)writer.Written);
+    }
+
+    private void ServeMmap(DeviceSession session, DeviceCommand command)
+    {
+        var reader = command.Reader;
+        if (!CommandCodec.DecodeCommand(ref reader, Constants.VIRTIO_MEDIA_CMD_MMAP, out virtio_media_cmd_mmap request).IsSuccess)
+        {
+            Complete(command, command.WriteStatus(Errno.EINVAL));
+            return;
+        }
+        if (session.State != DeviceSessionState.Open)
+        {
+            Complete(command, command.WriteStatus(Constants.EIO));
+            return;
+        }
+        if (!Mmap.TryMap(session, request.offset, out var buffer))
+        {
+            Complete(command, command.WriteStatus(Errno.EINVAL));
+            return;
+        }
+        var writer = command.Writer;
+        var response = new virtio_media_resp_mmap { driver_addr = buffer.Offset, len = buffer.Length };
+        if (!CommandCodec.EncodeResponse(ref writer, response).IsSuccess)
+        {
+            Mmap.TryUnmap(buffer.Offset);
+            Complete(command, command.WriteStatus(Errno.ENOSPC));
+            return;
+        }
+        Complete(command, (uint)writer.Written);
+    }
+
+    private void Munmap(DeviceCommand command)
+    {
+        var reader = command.Reader;
+        if (!CommandCodec.DecodeCommand(ref reader, Constants.VIRTIO_MEDIA_CMD_MUNMAP, out virtio_media_cmd_munmap request).IsSuccess)
+        {
+            Complete(command, command.WriteStatus(Errno.EINVAL));
+            return;
+        }
+        Complete(command, command.WriteStatus(Mmap.TryUnmap(request.driver_addr) ? 0 : Errno.EINVAL));
+    }
+
+    private void Close(DeviceSession session, DeviceCommand command)
+    {
+        Forget(session);
+        if (session.Handler is IDisposable disposable)
+        {
+            try
+            {
+                disposable.Dispose();
+            }
+            catch (Exception)
+            {
+                Interlocked.Increment(ref _handlerFaults);
+            }
+        }
+        // CLOSE needs no response; a header is written when the driver left room for one.
+        Complete(command, command.WriteStatus(0));
+    }
+
+    private void Forget(DeviceSession session)
+    {
+        session.MarkClosed();
+        lock (_sessionGate)
+        {
+            _sessions.TryRemove(new KeyValuePair<uint, DeviceSession>(session.Id, session));
+        }
+        Mmap.ReleaseAll(session);
+    }
+
+    private void Complete(DeviceCommand command, uint written)
+    {
+        var chain = command.Chain;
+        command.Unbind();
+        _commandPool.Add(command);
+        if (_commandQueue!.Push(chain, written))
+        {
+            Transport.CommandInterrupt.Notify();
+        }
+    }
+
+    /// <summary>Queues an event and delivers what the driver's event buffers allow; never waits for buffers.</summary>
+    internal void PostEvent(in PendingEvent pending)
+    {
+        _pendingEvents.Enqueue(pending);
+        if (_eventQueue is not null)
+        {
+            FlushEvents();
+        }
+    }
+
+    private void FlushEvents()
+    {
+        var queue = _eventQueue!;
+        lock (_eventGate)
+        {
+            while (_pendingEvents.TryPeek(out var pending))
+            {
+                if (!IsDeliverable(in pending))
+                {
+                    _pendingEvents.TryDequeue(out _);
+                    Interlocked.Increment(ref _droppedEvents);
+                    continue;
+                }
+                if (_spareEventChain is null)
+                {
+                    try
+                    {
+                        if (!queue.TryPop(out var popped))
+                        {
+                            return; // held until the driver supplies a buffer
+                        }
+                        _spareEventChain = popped;
+                    }
+                    catch (VirtqueueException)
+                    {
+                        Interlocked.Increment(ref _protocolErrors);
+                        Transport.EventInterrupt.Notify();
+                        continue;
+                    }
+                }
+                _pendingEvents.TryDequeue(out pending);
+                var chain = _spareEventChain;
+                _spareEventChain = null;
+                _eventCommand.Bind(Transport.Memory, chain);
+                var writer = _eventCommand.Writer;
+                var encoded = Encode(ref writer, ref pending);
+                var written = encoded.IsSuccess ? (uint)writer.Written : 0;
+                if (!encoded.IsSuccess)
+                {
+                    Interlocked.Increment(ref _droppedEvents);
+                }
+                _eventCommand.Unbind();
+                if (queue.Push(chain, written))
+                {
+                    Transport.EventInterrupt.Notify();
+                }
+            }
+        }
+    }
+
+    private bool IsDeliverable(in PendingEvent pending) =>
+        _sessions.TryGetValue(pending.SessionId, out var session)
+        && session == pending.Session
+        && (session.State == DeviceSessionState.Open || (pending.Kind == Constants.VIRTIO_MEDIA_EVT_ERROR && session.State == DeviceSessionState.Errored));
+
+    private WireResult Encode(ref ChainWriter writer, ref PendingEvent pending)
+    {
+        switch (pending.Kind)
+        {
+            case Constants.VIRTIO_MEDIA_EVT_DQBUF:
+                // Copied to a heap scratch (under the event lock) so the span does not borrow the caller's struct.
+                ReadOnlySpan<v4l2_plane> planes = pending.Planes;
+                planes.Slice(0, pending.PlaneCount).CopyTo(_planeScratch);
+                return EventCodec.EncodeDqbuf(ref writer, pending.SessionId, in pending.Buffer, _planeScratch.AsSpan(0, pending.PlaneCount));
+            case Constants.VIRTIO_MEDIA_EVT_EVENT:
+                return EventCodec.EncodeEvent(ref writer, pending.SessionId, in pending.Event);
+            default:
+                return EventCodec.EncodeError(ref writer, pending.SessionId, pending.Errno);
+        }
+    }
+}

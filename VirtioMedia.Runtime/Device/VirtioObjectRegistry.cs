@@ -1,0 +1,67 @@
+using System;
+using System.Collections.Concurrent;
+
+namespace VirtioMedia.Runtime.Device;
+
+/// <summary>
+/// Virtio objects by UUID (the VIRTIO_OBJECT memory type, the counterpart of DMABUF). Device endpoints that
+/// share one registry can hand buffers to each other: EXPBUF on one exports an MMAP buffer, a QBUF with
+/// memory VIRTIO_OBJECT on another imports it by UUID. Thread-safe.
+/// </summary>
+public sealed class VirtioObjectRegistry
+{
+    private readonly ConcurrentDictionary<Guid, MmapBuffer> _objects = new();
+
+    /// <summary>How many objects are registered.</summary>
+    public int Count => _objects.Count;
+
+    /// <summary>Exports <paramref name="buffer"/> under a fresh UUID; the buffer's memory lives until <see cref="Remove"/>.
+    /// Returns false when the buffer has been released.</summary>
+    public bool TryExport(MmapBuffer buffer, out Guid uuid)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        uuid = Guid.Empty;
+        if (!MmapAllocator.TryRetain(buffer))
+        {
+            return false;
+        }
+        uuid = Guid.NewGuid();
+        _objects[uuid] = buffer;
+        return true;
+    }
+
+    /// <summary>Finds the object a UUID names.</summary>
+    public bool TryResolve(Guid uuid, out VirtioObject obj)
+    {
+        if (_objects.TryGetValue(uuid, out var buffer))
+        {
+            obj = new VirtioObject(uuid, buffer);
+            return true;
+        }
+        obj = default;
+        return false;
+    }
+
+    /// <summary>Withdraws an export, letting the buffer's memory go once nothing else holds it.</summary>
+    public bool Remove(Guid uuid)
+    {
+        if (!_objects.TryRemove(uuid, out var buffer))
+        {
+            return false;
+        }
+        buffer.Owner.Endpoint.Mmap.Drop(buffer);
+        return true;
+    }
+}
+
+/// <summary>A resolved virtio object: its UUID and its memory.</summary>
+/// <param name="Uuid">The object's UUID.</param>
+/// <param name="Buffer">The device buffer that backs it.</param>
+public readonly record struct VirtioObject(Guid Uuid, MmapBuffer Buffer)
+{
+    /// <summary>The object's size in bytes.</summary>
+    public ulong Length => Buffer.Length;
+
+    /// <summary>The object's bytes.</summary>
+    public Span<byte> Span => Buffer.Span;
+}

@@ -1,0 +1,563 @@
+using System;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using System.Threading.Tasks;
+using VirtioMedia.Abi;
+using VirtioMedia.Runtime.Memory;
+using VirtioMedia.Runtime.Transport;
+using VirtioMedia.Runtime.Virtqueues;
+using VirtioMedia.Runtime.Wire;
+
+namespace VirtioMedia.Runtime.Driver;
+
+/// <summary>
+/// The driver side of virtio-media: reads the configuration, opens sessions, sends commands (many in flight,
+/// matched to their answers by the used-ring token), keeps the event queue stocked and routes events to their
+/// sessions, maps MMAP buffers and builds SHARED_PAGES buffers. The device is untrusted: every length, count,
+/// offset and id it answers is checked, and a device that stops answering makes commands fail with
+/// <see cref="TimeoutException"/>.
+/// </summary>
+public sealed class DriverEndpoint : IAsyncDisposable
+{
+    private const int EventBufferSize = 640; // virtio_media_event_dqbuf (608), the largest event, rounded up
+
+    private readonly IDriverTransport _transport;
+    private readonly DriverEndpointOptions _options;
+    private readonly DriverQueue<CommandSlot> _commands;
+    private readonly DriverQueue<int> _events;
+    private readonly RangeAllocator _heap;
+    private readonly SemaphoreSlim _inFlight;
+    private readonly ConcurrentBag<CommandSlot> _slotPool = new();
+    private readonly List<CommandSlot> _allSlots = new();
+    private readonly ConcurrentDictionary<uint, DriverSession> _sessions = new();
+    private readonly NativeMemoryManager[] _eventBuffers;
+    private readonly ulong _eventArea;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loops;
+    private readonly Timer _watchdog;
+    private readonly long _timeoutTicks;
+    private volatile Exception? _fault;
+    private long _malformedEvents;
+    private long _strayEvents;
+
+    private DriverEndpoint(IDriverTransport transport, DriverEndpointOptions options)
+    {
+        _transport = transport;
+        _options = options;
+        Config = transport.ReadConfig();
+        _commands = new DriverQueue<CommandSlot>(transport.Memory, transport.CommandQueueLayout, eventIndex: false);
+        _events = new DriverQueue<int>(transport.Memory, transport.EventQueueLayout, eventIndex: false);
+        _heap = new RangeAllocator(transport.BufferArea.Start, transport.BufferArea.Length, SharedPagesBuffer.PageSize);
+        // Every command is a chain of two descriptors (device-readable, device-writable).
+        _inFlight = new SemaphoreSlim(transport.CommandQueueLayout.Size / 2);
+        _timeoutTicks = (long)options.CommandTimeout.TotalMilliseconds;
+
+        var eventCount = Math.Min(options.EventBuffers, (int)transport.EventQueueLayout.Size);
+        if (eventCount <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "at least one event buffer is needed");
+        }
+        if (!_heap.TryAllocate((ulong)(eventCount * EventBufferSize), out _eventArea))
+        {
+            throw new InvalidOperationException("driver memory too small for the event buffers");
+        }
+        _eventBuffers = new NativeMemoryManager[eventCount];
+        for (var i = 0; i < eventCount; i++)
+        {
+            _eventBuffers[i] = new NativeMemoryManager();
+            _eventBuffers[i].Reset(transport.Memory.GetSpan(EventAddress(i), EventBufferSize));
+            SupplyEventBuffer(i);
+        }
+        var period = TimeSpan.FromMilliseconds(Math.Clamp(options.CommandTimeout.TotalMilliseconds / 4, 5, 250));
+        _watchdog = new Timer(static state => ((DriverEndpoint)state!).ExpireOverdue(), this, period, period);
+        var token = _stop.Token;
+        _loops = Task.WhenAll(
+            Task.Run(() => CommandCompletionLoopAsync(token), CancellationToken.None),
+            Task.Run(() => EventLoopAsync(token), CancellationToken.None));
+    }
+
+    /// <summary>Sets the queues up, stocks the event queue and starts serving completions.</summary>
+    public static DriverEndpoint Start(IDriverTransport transport, DriverEndpointOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(transport);
+        return new DriverEndpoint(transport, options ?? new DriverEndpointOptions());
+    }
+
+    /// <summary>The device configuration read at start.</summary>
+    public virtio_media_config Config { get; }
+
+    /// <summary>The card name from the configuration.</summary>
+    public string Card => ConfigSpace.Card(Config);
+
+    /// <summary>The driver's memory (where SHARED_PAGES buffers live).</summary>
+    public GuestMemory Memory => _transport.Memory;
+
+    /// <summary>Events dropped because they were malformed (short, unknown type, impossible counts).</summary>
+    public long MalformedEvents => Interlocked.Read(ref _malformedEvents);
+
+    /// <summary>Events for sessions the driver does not have open (dropped).</summary>
+    public long StrayEvents => Interlocked.Read(ref _strayEvents);
+
+    /// <summary>How many sessions are open.</summary>
+    public int SessionCount => _sessions.Count;
+
+    /// <summary>VIRTIO_MEDIA_CMD_OPEN: opens a new session.</summary>
+    public async ValueTask<DriverSession> OpenSessionAsync(CancellationToken cancellationToken = default)
+    {
+        var slot = await RentSlotAsync(16, 16, cancellationToken).ConfigureAwait(false);
+        var writer = slot.RequestWriter();
+        CommandCodec.EncodeOpen(ref writer);
+        var written = await SendAsync(slot, (uint)writer.Written, 16, cancellationToken).ConfigureAwait(false);
+        var reader = slot.ResponseReader(written);
+        var decoded = CommandCodec.DecodeResponse(ref reader, out virtio_media_resp_open response, out var status);
+        ReturnSlot(slot);
+        ThrowIfBroken(decoded, "OPEN");
+        if (status != 0)
+        {
+            throw new DeviceErrorException("the device refused to open a session", status);
+        }
+        var session = new DriverSession(this, response.session_id);
+        if (!_sessions.TryAdd(response.session_id, session))
+        {
+            throw new DeviceProtocolException($"the device answered session id {response.session_id}, which is already open");
+        }
+        return session;
+    }
+
+    /// <summary>VIRTIO_MEDIA_CMD_MUNMAP: unmaps a buffer mapped with <see cref="DriverSession.MapAsync"/>.</summary>
+    public async ValueTask UnmapAsync(MappedBuffer buffer, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        if (buffer.IsUnmapped)
+        {
+            throw new ObjectDisposedException(nameof(MappedBuffer));
+        }
+        buffer.IsUnmapped = true;
+        var slot = await RentSlotAsync(16, 8, cancellationToken).ConfigureAwait(false);
+        var writer = slot.RequestWriter();
+        CommandCodec.EncodeMunmap(ref writer, buffer.DriverAddress);
+        var written = await SendAsync(slot, (uint)writer.Written, 8, cancellationToken).ConfigureAwait(false);
+        var reader = slot.ResponseReader(written);
+        var decoded = CommandCodec.DecodeResponse(ref reader, out virtio_media_resp_munmap _, out var status);
+        ReturnSlot(slot);
+        ThrowIfBroken(decoded, "MUNMAP");
+        if (status != 0)
+        {
+            throw new DeviceErrorException("MUNMAP failed", status);
+        }
+    }
+
+    /// <summary>Allocates a SHARED_PAGES buffer of <paramref name="length"/> bytes in driver memory, one SG entry per page.</summary>
+    public SharedPagesBuffer AllocateSharedPages(uint length)
+    {
+        if (length == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length));
+        }
+        var pages = (int)((length + SharedPagesBuffer.PageSize - 1) / SharedPagesBuffer.PageSize);
+        var entries = new virtio_media_sg_entry[pages];
+        var remaining = length;
+        for (var i = 0; i < pages; i++)
+        {
+            if (!_heap.TryAllocate(SharedPagesBuffer.PageSize, out var page))
+            {
+                for (var j = 0; j < i; j++)
+                {
+                    _heap.Free(entries[pages - 1 - j].start, SharedPagesBuffer.PageSize);
+                }
+                throw new InvalidOperationException("driver memory exhausted");
+            }
+            // Listed back to front: consecutive entries are never adjacent in memory.
+            entries[pages - 1 - i].start = page;
+        }
+        for (var i = 0; i < pages; i++)
+        {
+            entries[i].len = Math.Min(remaining, SharedPagesBuffer.PageSize);
+            remaining -= entries[i].len;
+        }
+        return new SharedPagesBuffer(_transport.Memory, _heap, entries, length);
+    }
+
+    /// <summary>Stops serving completions and events; commands still in flight fail.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _watchdog.DisposeAsync().ConfigureAwait(false);
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _loops.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        FailAll(new ObjectDisposedException(nameof(DriverEndpoint)));
+        foreach (var session in _sessions.Values)
+        {
+            session.Complete(null);
+        }
+        _stop.Dispose();
+    }
+
+    /// <summary>VIRTIO_MEDIA_CMD_IOCTL for <paramref name="session"/>.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    internal async ValueTask<int> InvokeAsync(DriverSession session, IoctlDescriptor ioctl, Memory<byte> payload, IoctlExtras? extras, CancellationToken cancellationToken)
+    {
+        var slot = await RentSlotAsync(0, 0, cancellationToken).ConfigureAwait(false);
+        var message = slot.Message;
+        message.Reset(ioctl, session.Id);
+        if (ioctl.IsDeviceReadable)
+        {
+            payload.Span.CopyTo(message.Payload);
+            StageTrailers(message, extras);
+        }
+        var elementSize = message.Rule?.Array?.ElementSize ?? 0;
+        var readable = 16 + message.Payload.Length + message.Elements.Length + message.SgEntryCount * 16 + message.Uuids.Length;
+        var writable = 8 + (ioctl.IsDeviceWritable ? ioctl.PayloadSize + message.ElementCount * elementSize + message.UuidCount * IoctlMessage.UuidSize : 0);
+        if (!slot.TryEnsureCapacity(_transport.Memory, _heap, readable, writable))
+        {
+            ReturnSlot(slot);
+            throw new InvalidOperationException("driver memory exhausted");
+        }
+        var writer = slot.RequestWriter();
+        var encoded = IoctlCodec.EncodeRequest(message, ref writer);
+        if (!encoded.IsSuccess)
+        {
+            ReturnSlot(slot);
+            throw new ArgumentException($"{ioctl.Name}: {encoded.Reason}", nameof(extras));
+        }
+        var written = await SendAsync(slot, (uint)writer.Written, (uint)writable, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var reader = slot.ResponseReader(written);
+            var decoded = IoctlCodec.DecodeResponse(ref reader, message, out var status);
+            ThrowIfBroken(decoded, ioctl.Name);
+            // An error answer of the header alone means the payload is unmodified (spec, "V4L2 ioctls", driver).
+            if (ioctl.IsDeviceWritable && !(status != 0 && written <= 8))
+            {
+                message.Payload.CopyTo(payload.Span);
+                if (extras is not null)
+                {
+                    message.Elements.CopyTo(extras.Elements.Span);
+                    message.Uuids.CopyTo(extras.Uuids.Span);
+                }
+            }
+            return status;
+        }
+        finally
+        {
+            ReturnSlot(slot);
+        }
+    }
+
+    /// <summary>VIRTIO_MEDIA_CMD_MMAP for <paramref name="session"/>.</summary>
+    internal async ValueTask<MappedBuffer> MapAsync(DriverSession session, uint memOffset, bool writable, CancellationToken cancellationToken)
+    {
+        var slot = await RentSlotAsync(24, 24, cancellationToken).ConfigureAwait(false);
+        var writer = slot.RequestWriter();
+        CommandCodec.EncodeMmap(ref writer, session.Id, writable ? (uint)Constants.VIRTIO_MEDIA_MMAP_FLAG_RW : 0, memOffset);
+        var written = await SendAsync(slot, (uint)writer.Written, 24, cancellationToken).ConfigureAwait(false);
+        var reader = slot.ResponseReader(written);
+        var decoded = CommandCodec.DecodeResponse(ref reader, out virtio_media_resp_mmap response, out var status);
+        ReturnSlot(slot);
+        ThrowIfBroken(decoded, "MMAP");
+        if (status != 0)
+        {
+            throw new DeviceErrorException($"MMAP of offset 0x{memOffset:X} failed", status);
+        }
+        var region = _transport.SharedMemory;
+        if (response.len == 0 || response.driver_addr > region.Length || response.len > region.Length - response.driver_addr || response.len > int.MaxValue)
+        {
+            throw new DeviceProtocolException($"MMAP answered [0x{response.driver_addr:X}, +{response.len}), outside shared memory region 0 of {region.Length} bytes");
+        }
+        return new MappedBuffer(region, response.driver_addr, response.len);
+    }
+
+    /// <summary>VIRTIO_MEDIA_CMD_CLOSE for <paramref name="session"/> (already marked closed).</summary>
+    internal async ValueTask CloseAsync(DriverSession session, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var slot = await RentSlotAsync(16, 8, cancellationToken).ConfigureAwait(false);
+            var writer = slot.RequestWriter();
+            CommandCodec.EncodeClose(ref writer, session.Id);
+            await SendAsync(slot, (uint)writer.Written, 8, cancellationToken).ConfigureAwait(false);
+            ReturnSlot(slot);
+        }
+        finally
+        {
+            _sessions.TryRemove(new KeyValuePair<uint, DriverSession>(session.Id, session));
+        }
+    }
+
+    private void StageTrailers(IoctlMessage message, IoctlExtras? extras)
+    {
+        if (message.Rule is not { } rule || extras is null)
+        {
+            return;
+        }
+        var payload = message.Payload;
+        var count = 0;
+        var arrayActive = rule.Array is { } array && array.When.Matches(payload);
+        if (arrayActive)
+        {
+            var claimed = BinaryPrimitives.ReadUInt32LittleEndian(payload.Slice(rule.Array!.CountOffset));
+            if (claimed > (uint)rule.Array.MaxCount || claimed * (ulong)rule.Array.ElementSize > (ulong)extras.Elements.Length)
+            {
+                throw new ArgumentException($"the payload claims {claimed} elements; the extras hold {extras.Elements.Length / rule.Array.ElementSize}", nameof(extras));
+            }
+            count = (int)claimed;
+            message.ElementCount = count;
+            extras.Elements.Span.Slice(0, message.Elements.Length).CopyTo(message.Elements);
+        }
+        if (rule.Sg is not null && !extras.SgEntries.IsEmpty)
+        {
+            if (extras.SgEntries.Length > message.SgCapacity)
+            {
+                throw new ArgumentException($"more than {message.SgCapacity} SG entries", nameof(extras));
+            }
+            message.SgEntryCount = extras.SgEntries.Length;
+            extras.SgEntries.Span.CopyTo(message.SgEntries);
+        }
+        if (rule.Uuid is { } uuid && uuid.When.Matches(payload))
+        {
+            var uuids = arrayActive ? count : 1;
+            if (extras.Uuids.Length < uuids * IoctlMessage.UuidSize)
+            {
+                throw new ArgumentException($"{uuids} UUIDs needed", nameof(extras));
+            }
+            message.UuidCount = uuids;
+            extras.Uuids.Span.Slice(0, message.Uuids.Length).CopyTo(message.Uuids);
+        }
+    }
+
+    private async ValueTask<CommandSlot> RentSlotAsync(int readable, int writable, CancellationToken cancellationToken)
+    {
+        ThrowIfFaulted();
+        if (!await _inFlight.WaitAsync(_options.CommandTimeout, cancellationToken).ConfigureAwait(false))
+        {
+            throw new TimeoutException($"no command slot freed within {_options.CommandTimeout}: the device is not answering");
+        }
+        if (!_slotPool.TryTake(out var slot))
+        {
+            slot = new CommandSlot();
+            lock (_allSlots)
+            {
+                _allSlots.Add(slot);
+            }
+        }
+        if (!slot.TryEnsureCapacity(_transport.Memory, _heap, Math.Max(readable, 1), Math.Max(writable, 8)))
+        {
+            _slotPool.Add(slot);
+            _inFlight.Release();
+            throw new InvalidOperationException("driver memory exhausted");
+        }
+        return slot;
+    }
+
+    private void ReturnSlot(CommandSlot slot)
+    {
+        slot.MarkIdle();
+        _slotPool.Add(slot);
+        _inFlight.Release();
+    }
+
+    private async ValueTask<uint> SendAsync(CommandSlot slot, uint readable, uint writable, CancellationToken cancellationToken)
+    {
+        ThrowIfFaulted();
+        slot.Begin(Environment.TickCount64 + _timeoutTicks);
+        Span<ChainSegment> read = [new ChainSegment(slot.ReadableAddress, readable)];
+        Span<ChainSegment> write = [new ChainSegment(slot.WritableAddress, writable)];
+        if (!_commands.TryAdd(read, write, slot, out var kick))
+        {
+            slot.Abandon(new InvalidOperationException("command queue full"));
+            throw new InvalidOperationException("command queue full");
+        }
+        if (kick)
+        {
+            _transport.CommandKick.Notify();
+        }
+        if (!cancellationToken.CanBeCanceled)
+        {
+            return await slot.Completion.ConfigureAwait(false);
+        }
+        using (cancellationToken.UnsafeRegister(static (state, token) => ((CommandSlot)state!).Abandon(new OperationCanceledException(token)), slot))
+        {
+            return await slot.Completion.ConfigureAwait(false);
+        }
+    }
+
+    private static void ThrowIfBroken(WireResult decoded, string command)
+    {
+        if (!decoded.IsSuccess)
+        {
+            throw new DeviceProtocolException($"{command}: the device's answer is malformed: {decoded.Reason}");
+        }
+    }
+
+    private void ThrowIfFaulted()
+    {
+        if (_fault is { } fault)
+        {
+            throw new DeviceProtocolException("the device broke the queue protocol; the endpoint is unusable", fault);
+        }
+        ObjectDisposedException.ThrowIf(_stop.IsCancellationRequested, this);
+    }
+
+    private void ExpireOverdue()
+    {
+        var now = Environment.TickCount64;
+        lock (_allSlots)
+        {
+            foreach (var slot in _allSlots)
+            {
+                if (slot.IsOverdue(now))
+                {
+                    slot.Abandon(new TimeoutException($"the device did not answer within {_options.CommandTimeout}"));
+                }
+            }
+        }
+    }
+
+    private void FailAll(Exception error)
+    {
+        lock (_allSlots)
+        {
+            foreach (var slot in _allSlots)
+            {
+                slot.Abandon(error);
+            }
+        }
+    }
+
+    private async Task CommandCompletionLoopAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            while (true)
+            {
+                CommandSlot slot;
+                uint written;
+                try
+                {
+                    if (!_commands.TryTakeUsed(out slot, out written))
+                    {
+                        break;
+                    }
+                }
+                catch (VirtqueueException error)
+                {
+                    _fault = error;
+                    FailAll(new DeviceProtocolException("the device broke the command queue", error));
+                    return;
+                }
+                if (slot.OnUsed(written))
+                {
+                    // A command that timed out came back at last: its slot is free again.
+                    _slotPool.Add(slot);
+                    _inFlight.Release();
+                }
+            }
+            await _transport.CommandInterrupts.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task EventLoopAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            while (true)
+            {
+                int index;
+                uint written;
+                try
+                {
+                    if (!_events.TryTakeUsed(out index, out written))
+                    {
+                        break;
+                    }
+                }
+                catch (VirtqueueException)
+                {
+                    Interlocked.Increment(ref _malformedEvents);
+                    return;
+                }
+                Deliver(index, written);
+                SupplyEventBuffer(index);
+            }
+            await _transport.EventInterrupts.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void Deliver(int index, uint written)
+    {
+        ReadOnlyMemory<byte> segment = _eventBuffers[index].Memory.Slice(0, (int)Math.Min(written, EventBufferSize));
+        var reader = new ChainReader(new ReadOnlySpan<ReadOnlyMemory<byte>>(in segment));
+        if (!EventCodec.PeekHeader(reader, out var header).IsSuccess)
+        {
+            Interlocked.Increment(ref _malformedEvents);
+            return;
+        }
+        if (!_sessions.TryGetValue(header.session_id, out var session))
+        {
+            Interlocked.Increment(ref _strayEvents);
+            return;
+        }
+        switch (header.@event)
+        {
+            case Constants.VIRTIO_MEDIA_EVT_DQBUF:
+                if (!EventCodec.DecodeDqbuf(ref reader, out var dqbuf).IsSuccess)
+                {
+                    Interlocked.Increment(ref _malformedEvents);
+                    return;
+                }
+                // Pointer values in DQBUF events are meaningless (spec, "Dequeue buffer", driver): never pass them on.
+                if (EventCodec.IsMultiplanar(dqbuf.buffer.type) || dqbuf.buffer.memory == Constants.V4L2_MEMORY_USERPTR)
+                {
+                    dqbuf.buffer.m.planes = 0;
+                }
+                Span<v4l2_plane> planes = dqbuf.planes;
+                for (var i = 0; i < planes.Length; i++)
+                {
+                    if (dqbuf.buffer.memory == Constants.V4L2_MEMORY_USERPTR)
+                    {
+                        planes[i].m.userptr = 0;
+                    }
+                }
+                session.DeliverBuffer(new DequeuedBuffer(dqbuf.buffer, dqbuf.planes));
+                return;
+            case Constants.VIRTIO_MEDIA_EVT_EVENT:
+                if (!EventCodec.DecodeEvent(ref reader, out var message).IsSuccess)
+                {
+                    Interlocked.Increment(ref _malformedEvents);
+                    return;
+                }
+                session.DeliverEvent(message.@event);
+                return;
+            case Constants.VIRTIO_MEDIA_EVT_ERROR:
+                if (!EventCodec.DecodeError(ref reader, out var error).IsSuccess)
+                {
+                    Interlocked.Increment(ref _malformedEvents);
+                    return;
+                }
+                session.OnDeviceError((int)Math.Min(error.errno, int.MaxValue));
+                return;
+            default:
+                Interlocked.Increment(ref _malformedEvents);
+                return;
+        }
+    }
+
+    private void SupplyEventBuffer(int index)
+    {
+        Span<ChainSegment> write = [new ChainSegment(EventAddress(index), EventBufferSize)];
+        if (_events.TryAdd(ReadOnlySpan<ChainSegment>.Empty, write, index, out var kick) && kick)
+        {
+            _transport.EventKick.Notify();
+        }
+    }
+
+    private ulong EventAddress(int index) => _eventArea + (ulong)(index * EventBufferSize);
+}

@@ -1,0 +1,75 @@
+using System;
+using VirtioMedia.Abi;
+using VirtioMedia.Runtime.Memory;
+
+namespace VirtioMedia.Runtime.Driver;
+
+/// <summary>
+/// A SHARED_PAGES buffer (V4L2_MEMORY_USERPTR): driver memory given to the device as an SG list of guest pages.
+/// The pages are listed in the reverse order of their addresses, so the list is truly scattered and a device that
+/// assumes contiguity shows at once.
+/// </summary>
+public sealed class SharedPagesBuffer : IDisposable
+{
+    /// <summary>The page size of the SG entries.</summary>
+    public const int PageSize = 4096;
+
+    private readonly GuestMemory _memory;
+    private readonly RangeAllocator _heap;
+    private readonly virtio_media_sg_entry[] _entries;
+    private bool _disposed;
+
+    internal SharedPagesBuffer(GuestMemory memory, RangeAllocator heap, virtio_media_sg_entry[] entries, uint length)
+    {
+        _memory = memory;
+        _heap = heap;
+        _entries = entries;
+        Length = length;
+    }
+
+    /// <summary>The buffer's length in bytes (what goes in <c>length</c> of <c>v4l2_buffer</c> or <c>v4l2_plane</c>).</summary>
+    public uint Length { get; }
+
+    /// <summary>The SG entries covering exactly <see cref="Length"/> bytes, for <see cref="IoctlExtras.SgEntries"/>.</summary>
+    public Memory<virtio_media_sg_entry> SgEntries => _entries;
+
+    /// <summary>Copies the buffer's bytes out, in buffer order.</summary>
+    public void CopyTo(Span<byte> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (destination.Length < Length)
+        {
+            throw new ArgumentException("destination shorter than the buffer", nameof(destination));
+        }
+        var at = 0;
+        foreach (var entry in _entries)
+        {
+            _memory.GetSpan(entry.start, entry.len).CopyTo(destination.Slice(at));
+            at += (int)entry.len;
+        }
+    }
+
+    /// <summary>Fills the buffer with <paramref name="value"/>.</summary>
+    public void Fill(byte value)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        foreach (var entry in _entries)
+        {
+            _memory.GetSpan(entry.start, entry.len).Fill(value);
+        }
+    }
+
+    /// <summary>Returns the pages to the driver's memory; the device must be done with them.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        foreach (var entry in _entries)
+        {
+            _heap.Free(entry.start, PageSize);
+        }
+    }
+}
