@@ -1,0 +1,111 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using VirtioMedia.Runtime.Transport;
+using VirtioMedia.Runtime.VhostUser.Interop;
+
+namespace VirtioMedia.Runtime.VhostUser;
+
+/// <summary>
+/// Waits for an eventfd. A dedicated thread polls the descriptor (and a private stop eventfd), so no
+/// thread-pool thread ever blocks in the kernel; waiters await a semaphore and honour cancellation.
+/// </summary>
+public sealed class EventFdNotificationSource : INotificationSource, IDisposable
+{
+    private readonly UnixFileDescriptor _fd;
+    private readonly UnixFileDescriptor _stop = EventFd.Create();
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly Thread _thread;
+    private int _pending;
+    private int _disposed;
+
+    /// <summary>Takes ownership of <paramref name="fd"/> (it must be non-blocking) and starts watching it.</summary>
+    public EventFdNotificationSource(UnixFileDescriptor fd, string name = "eventfd")
+    {
+        _fd = fd;
+        _thread = new Thread(Watch) { IsBackground = true, Name = name };
+        _thread.Start();
+    }
+
+    /// <summary>Whether the watch ended because the descriptor failed (the other side's end is unusable).</summary>
+    public bool Faulted { get; private set; }
+
+    /// <inheritdoc/>
+    public async ValueTask WaitAsync(CancellationToken cancellationToken)
+    {
+        await _signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // Anything signalled from here on wakes the next wait.
+        Volatile.Write(ref _pending, 0);
+    }
+
+    private unsafe void Watch()
+    {
+        var fd = 0;
+        var stop = 0;
+        var addedFd = false;
+        var addedStop = false;
+        _fd.DangerousAddRef(ref addedFd);
+        _stop.DangerousAddRef(ref addedStop);
+        try
+        {
+            fd = _fd.Value;
+            stop = _stop.Value;
+            var descriptors = stackalloc LibC.PollDescriptor[2];
+            while (true)
+            {
+                descriptors[0] = new LibC.PollDescriptor { Fd = fd, Events = LibC.POLLIN };
+                descriptors[1] = new LibC.PollDescriptor { Fd = stop, Events = LibC.POLLIN };
+                if (LibC.Poll(descriptors, 2, -1) < 0)
+                {
+                    if (LibC.LastError == LibC.EINTR)
+                    {
+                        continue;
+                    }
+                    Faulted = true;
+                    return;
+                }
+                if (descriptors[1].ReturnedEvents != 0)
+                {
+                    return;
+                }
+                if ((descriptors[0].ReturnedEvents & (LibC.POLLERR | LibC.POLLNVAL)) != 0)
+                {
+                    Faulted = true;
+                    return;
+                }
+                if (EventFd.Drain(fd) && Interlocked.Exchange(ref _pending, 1) == 0)
+                {
+                    _signal.Release();
+                }
+            }
+        }
+        finally
+        {
+            if (addedFd)
+            {
+                _fd.DangerousRelease();
+            }
+            if (addedStop)
+            {
+                _stop.DangerousRelease();
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _stop.With(raw =>
+        {
+            EventFd.Signal(raw);
+            return 0;
+        });
+        _thread.Join(TimeSpan.FromSeconds(5));
+        _fd.Dispose();
+        _stop.Dispose();
+    }
+}

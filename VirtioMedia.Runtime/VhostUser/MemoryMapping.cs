@@ -1,0 +1,60 @@
+using System;
+using VirtioMedia.Runtime.VhostUser.Interop;
+
+namespace VirtioMedia.Runtime.VhostUser;
+
+/// <summary>A shared mapping of a file (a memfd, usually) into this process, unmapped when disposed.</summary>
+public sealed unsafe class MemoryMapping : IDisposable
+{
+    private void* _address;
+
+    private MemoryMapping(void* address, ulong length)
+    {
+        _address = address;
+        Length = length;
+    }
+
+    /// <summary>Maps [<paramref name="offset"/>, +<paramref name="length"/>) of <paramref name="fd"/> read-write and shared.
+    /// Fails when the range is not inside the file, so no access can ever hit past its end (SIGBUS).</summary>
+    public static MemoryMapping Map(UnixFileDescriptor fd, ulong offset, ulong length)
+    {
+        if (length == 0 || offset + length < offset || offset % (ulong)Environment.SystemPageSize != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), $"cannot map [0x{offset:X}, +{length}): empty, wrapping or offset not page-aligned");
+        }
+        var address = fd.With(raw =>
+        {
+            var size = LibC.Lseek(raw, 0, LibC.SEEK_END);
+            if (size < 0)
+            {
+                throw LibC.Failure("lseek", LibC.LastError);
+            }
+            if ((ulong)size < offset + length)
+            {
+                throw new ArgumentOutOfRangeException(nameof(length), $"[0x{offset:X}, +{length}) is beyond the end of a {size}-byte file");
+            }
+            var mapped = LibC.Mmap(null, (nuint)length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, raw, (long)offset);
+            return mapped == LibC.MapFailed ? throw LibC.Failure("mmap", LibC.LastError) : (IntPtr)mapped;
+        });
+        return new MemoryMapping((void*)address, length);
+    }
+
+    /// <summary>The first mapped byte.</summary>
+    public IntPtr Address => (IntPtr)_address;
+
+    /// <summary>The mapped length in bytes.</summary>
+    public ulong Length { get; }
+
+    /// <summary>The mapped bytes (up to 2 GiB).</summary>
+    public Span<byte> Span => _address == null ? throw new ObjectDisposedException(nameof(MemoryMapping)) : new Span<byte>(_address, (int)Math.Min(Length, int.MaxValue));
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (_address != null)
+        {
+            LibC.Munmap(_address, (nuint)Length);
+            _address = null;
+        }
+    }
+}

@@ -1,0 +1,26 @@
+using System;
+
+namespace VirtioMedia.Runtime.VhostUser;
+
+/// <summary>What a <see cref="VhostUserBackend"/> offers its front-ends.</summary>
+public sealed class VhostUserBackendOptions
+{
+    /// <summary>The device configuration space served by GET_CONFIG (for virtio-media, the 40
+    /// <c>virtio_media_config</c> bytes).</summary>
+    public required ReadOnlyMemory<byte> Config { get; init; }
+
+    /// <summary>The size of shared memory region 0 (MMAP buffers), rounded up to a page; 0 for none.</summary>
+    public ulong SharedMemorySize { get; init; } = 64 << 20;
+
+    /// <summary>The largest queue size accepted by SET_VRING_NUM.</summary>
+    public ushort MaxQueueSize { get; init; } = 1024;
+
+    /// <summary>How long the front-end may take to answer a request on the back-end channel.</summary>
+    public TimeSpan ReplyTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a stopping device may take to finish its serve task.</summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Receives one line per noteworthy event (connection, start, stop, why a connection was dropped).</summary>
+    public Action<string>? Log { get; init; }
+}
