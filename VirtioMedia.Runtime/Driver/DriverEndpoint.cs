@@ -48,8 +48,8 @@ public sealed class DriverEndpoint : IAsyncDisposable
         _transport = transport;
         _options = options;
         Config = transport.ReadConfig();
-        _commands = new DriverQueue<CommandSlot>(transport.Memory, transport.CommandQueueLayout, eventIndex: false);
-        _events = new DriverQueue<int>(transport.Memory, transport.EventQueueLayout, eventIndex: false);
+        _commands = new DriverQueue<CommandSlot>(transport.Memory, transport.CommandQueueLayout, transport.EventIndex);
+        _events = new DriverQueue<int>(transport.Memory, transport.EventQueueLayout, transport.EventIndex);
         _heap = new RangeAllocator(transport.BufferArea.Start, transport.BufferArea.Length, SharedPagesBuffer.PageSize);
         // Every command is a chain of two descriptors (device-readable, device-writable).
         _inFlight = new SemaphoreSlim(transport.CommandQueueLayout.Size / 2);

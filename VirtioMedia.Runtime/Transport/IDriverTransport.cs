@@ -14,6 +14,10 @@ public interface IDriverTransport
     /// <summary>The driver's memory.</summary>
     GuestMemory Memory { get; }
 
+    /// <summary>Whether VIRTIO_F_EVENT_IDX was negotiated: both ends of every queue must agree, or
+    /// notifications get lost.</summary>
+    bool EventIndex { get; }
+
     /// <summary>Where queue 0 (commandq) lives.</summary>
     SplitQueueLayout CommandQueueLayout { get; }
 

@@ -28,8 +28,10 @@ public sealed class InProcessTransport : IDeviceTransport, IDisposable
     /// <param name="sharedMemorySize">Bytes of shared memory region 0 (MMAP buffers).</param>
     /// <param name="commandQueueSize">Entries of the command queue (a power of 2).</param>
     /// <param name="eventQueueSize">Entries of the event queue (a power of 2).</param>
-    public InProcessTransport(ulong guestMemorySize = 16 << 20, ulong sharedMemorySize = 16 << 20, ushort commandQueueSize = 256, ushort eventQueueSize = 64)
+    /// <param name="eventIndex">Whether the queues use VIRTIO_F_EVENT_IDX notification suppression.</param>
+    public InProcessTransport(ulong guestMemorySize = 16 << 20, ulong sharedMemorySize = 16 << 20, ushort commandQueueSize = 256, ushort eventQueueSize = 64, bool eventIndex = true)
     {
+        EventIndex = eventIndex;
         var commandLayout = SplitQueueLayout.Contiguous(commandQueueSize, GuestBase);
         var eventStart = Align(commandLayout.UsedRing + SplitQueueLayout.UsedRingSize(commandQueueSize), 4096);
         var eventLayout = SplitQueueLayout.Contiguous(eventQueueSize, eventStart);
@@ -42,6 +44,9 @@ public sealed class InProcessTransport : IDeviceTransport, IDisposable
         SharedMemory = SharedMemoryRegion.Allocate(0, sharedMemorySize);
         _driver = new DriverSide(this, commandLayout, eventLayout, (buffersStart, GuestBase + guestMemorySize - buffersStart));
     }
+
+    /// <summary>Whether the queues use VIRTIO_F_EVENT_IDX.</summary>
+    public bool EventIndex { get; }
 
     /// <summary>The driver's view: give it to a driver endpoint.</summary>
     public IDriverTransport Driver => _driver;
@@ -57,10 +62,10 @@ public sealed class InProcessTransport : IDeviceTransport, IDisposable
 
     /// <inheritdoc/>
     /// <remarks>Created on first use, after the driver has initialised the rings (as a device only starts once the driver set the queues up).</remarks>
-    public DeviceQueue CommandQueue => _commandQueue ??= new DeviceQueue(Memory, _driver.CommandQueueLayout, eventIndex: false);
+    public DeviceQueue CommandQueue => _commandQueue ??= new DeviceQueue(Memory, _driver.CommandQueueLayout, EventIndex);
 
     /// <inheritdoc/>
-    public DeviceQueue EventQueue => _eventQueue ??= new DeviceQueue(Memory, _driver.EventQueueLayout, eventIndex: false);
+    public DeviceQueue EventQueue => _eventQueue ??= new DeviceQueue(Memory, _driver.EventQueueLayout, EventIndex);
 
     /// <inheritdoc/>
     public INotificationSource CommandKicks => _commandKick;
@@ -86,6 +91,8 @@ public sealed class InProcessTransport : IDeviceTransport, IDisposable
     private sealed class DriverSide(InProcessTransport owner, SplitQueueLayout command, SplitQueueLayout @event, (ulong, ulong) bufferArea) : IDriverTransport
     {
         public GuestMemory Memory => owner.Memory;
+
+        public bool EventIndex => owner.EventIndex;
 
         public SplitQueueLayout CommandQueueLayout => command;
 

@@ -17,9 +17,9 @@ public sealed class VhostUserFrontendOptions
     /// <summary>The event queue size (a power of 2).</summary>
     public ushort EventQueueSize { get; init; } = 64;
 
-    /// <summary>Negotiate VIRTIO_F_RING_EVENT_IDX when offered. Off by default: the driver endpoint must
-    /// then build its queues with event index on (see <see cref="VhostUserFrontend.EventIndex"/>).</summary>
-    public bool NegotiateEventIndex { get; init; }
+    /// <summary>Negotiate VIRTIO_F_RING_EVENT_IDX when offered (the default): fewer kicks and interrupts.
+    /// The driver endpoint follows <see cref="VhostUserFrontend.EventIndex"/>.</summary>
+    public bool NegotiateEventIndex { get; init; } = true;
 
     /// <summary>How long each reply, and the back-end's mapping of shared memory region 0, may take.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
