@@ -1,0 +1,113 @@
+using System;
+using System.IO;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using VirtioMedia.Abi;
+using VirtioMedia.Runtime.Transport;
+using VirtioMedia.Runtime.VhostUser;
+using VirtioMedia.Runtime.Wire;
+using VirtioMedia.Samples.Camera;
+
+namespace VirtioMedia.Samples.Host;
+
+/// <summary>Serves one <see cref="VirtualCamera"/> over a vhost-user socket, one front-end at a time.</summary>
+internal static class CameraHost
+{
+    public static async Task<int> RunAsync(HostSettings settings, ILogger log, TextWriter output, CancellationToken cancellationToken)
+    {
+        var camera = new VirtualCamera(settings.Camera);
+        var configBytes = new byte[Unsafe.SizeOf<virtio_media_config>()];
+        var config = camera.Config;
+        if (!ConfigSpace.TryEncode(in config, configBytes))
+        {
+            log.LogError("the configuration space does not fit a vhost-user config message");
+            return 1;
+        }
+        var backend = new VhostUserBackend(
+            new VhostUserBackendOptions
+            {
+                Config = configBytes,
+                SharedMemorySize = settings.SharedMemoryBytes,
+                Log = message => log.LogDebug("vhost-user: {Message}", message),
+            },
+            (transport, token) => ServeDeviceAsync(camera, transport, log, token));
+
+        if (File.Exists(settings.SocketPath))
+        {
+            // A socket left by an earlier run would make bind fail.
+            File.Delete(settings.SocketPath);
+        }
+        VhostUserListener listener;
+        try
+        {
+            listener = VhostUserListener.Listen(settings.SocketPath);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            log.LogError("cannot listen on {Socket}: {Message}", settings.SocketPath, exception.Message);
+            return 2;
+        }
+        using (listener)
+        {
+            await output.WriteLineAsync($"listening on {settings.SocketPath}").ConfigureAwait(false);
+            await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            log.LogInformation("serving \"{Card}\" on {Socket} (fast: {Fast}, frame limit: {Limit})", settings.Camera.Card, settings.SocketPath, settings.Camera.Fast, settings.Camera.FrameLimit);
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                VhostUserChannel channel;
+                try
+                {
+                    channel = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                log.LogInformation("front-end connected");
+                await backend.ServeConnectionAsync(channel, cancellationToken).ConfigureAwait(false);
+                log.LogInformation("front-end disconnected");
+                if (settings.ExitOnDisconnect)
+                {
+                    break;
+                }
+            }
+        }
+        TryDelete(settings.SocketPath);
+        log.LogInformation("stopped");
+        return 0;
+    }
+
+    private static async Task ServeDeviceAsync(VirtualCamera camera, IDeviceTransport transport, ILogger log, CancellationToken cancellationToken)
+    {
+        await using var endpoint = camera.CreateEndpoint(transport);
+        endpoint.Start();
+        log.LogInformation("device started");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        // The front-end's memory is unmapped once this returns: no frame may be written after that.
+        camera.StopStreams();
+        log.LogInformation("device stopped (sessions {Sessions}, handler faults {Faults}, protocol errors {Errors})",
+            endpoint.SessionCount, endpoint.HandlerFaults, endpoint.ProtocolErrors);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using System;
+using System.CommandLine;
+using System.IO;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using VirtioMedia.Samples.Camera;
+
+namespace VirtioMedia.Samples.Host;
+
+/// <summary>The command line of the sample host.</summary>
+internal static class Program
+{
+    private static async Task<int> Main(string[] args)
+    {
+        var socket = new Option<string>("--socket") { Description = "Path of the vhost-user Unix socket to listen on", Required = true };
+        var card = new Option<string>("--card") { Description = "Card name the device reports", DefaultValueFactory = _ => new CameraOptions().Card };
+        var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum level of the log written to standard error", DefaultValueFactory = _ => LogLevel.Information };
+        var exitOnDisconnect = new Option<bool>("--exit-on-disconnect") { Description = "Exit when the first front-end disconnects instead of waiting for the next" };
+        var fast = new Option<bool>("--fast") { Description = "Produce frames as fast as buffers are queued instead of at the frame interval" };
+        var frameLimit = new Option<long>("--frame-limit") { Description = "End each stream after this many frames (V4L2_EVENT_EOS); 0 for no limit" };
+        var sharedMemory = new Option<int>("--shared-memory-mib") { Description = "Size of shared memory region 0 (MMAP buffers), in MiB", DefaultValueFactory = _ => 256 };
+
+        var root = new RootCommand("Serves a virtual V4L2 camera (virtio-media device) over a vhost-user socket.")
+        {
+            socket, card, logLevel, exitOnDisconnect, fast, frameLimit, sharedMemory,
+        };
+        root.SetAction(async (parse, cancellationToken) =>
+        {
+            var settings = new HostSettings
+            {
+                SocketPath = parse.GetValue(socket)!,
+                ExitOnDisconnect = parse.GetValue(exitOnDisconnect),
+                SharedMemoryBytes = (ulong)Math.Max(1, parse.GetValue(sharedMemory)) << 20,
+                Camera = new CameraOptions
+                {
+                    Card = parse.GetValue(card) ?? new CameraOptions().Card,
+                    Fast = parse.GetValue(fast),
+                    FrameLimit = Math.Max(0, parse.GetValue(frameLimit)),
+                },
+            };
+            using var loggers = LoggerFactory.Create(builder => builder
+                .SetMinimumLevel(parse.GetValue(logLevel))
+                .AddSimpleConsole(options => options.SingleLine = true)
+                // Standard output carries only the "listening on" line other programs wait for.
+                .AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace));
+            return await CameraHost.RunAsync(settings, loggers.CreateLogger("host"), Console.Out, cancellationToken).ConfigureAwait(false);
+        });
+        return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+    }
+}
