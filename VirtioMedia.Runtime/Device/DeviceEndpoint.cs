@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using VirtioMedia.Abi;
+using VirtioMedia.Runtime.Pooling;
 using VirtioMedia.Runtime.Transport;
 using VirtioMedia.Runtime.Virtqueues;
 using VirtioMedia.Runtime.Wire;
@@ -22,12 +23,17 @@ public sealed class DeviceEndpoint : IAsyncDisposable
     private readonly Func<DeviceSession, V4l2DeviceHandler<DeviceIoctlContext>> _handlerFactory;
     private readonly ConcurrentDictionary<uint, DeviceSession> _sessions = new();
     private readonly object _sessionGate = new();
-    private readonly ConcurrentBag<DeviceCommand> _commandPool = new();
+    private readonly ObjectPool<DeviceCommand> _commandPool = new();
     private readonly ConcurrentQueue<PendingEvent> _pendingEvents = new();
     private readonly object _eventGate = new();
     private readonly DeviceCommand _eventCommand = new();
     private readonly v4l2_plane[] _planeScratch = new v4l2_plane[Constants.VIRTIO_MEDIA_MAX_PLANES];
     private DescriptorChain? _spareEventChain;
+    private uint _lastSessionId;
+    private bool _stopping;
+    private int _executing;
+    private PendingEvent _nextEvent;
+    private bool _hasNextEvent;
     private DeviceQueue? _commandQueue;
     private DeviceQueue? _eventQueue;
     private CancellationTokenSource? _stop;
@@ -80,7 +86,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
     public long HandlerFaults => Interlocked.Read(ref _handlerFaults);
 
     /// <summary>Events held until the driver supplies event buffers.</summary>
-    public int HeldEvents => _pendingEvents.Count;
+    public int HeldEvents => _pendingEvents.Count + (Volatile.Read(ref _hasNextEvent) ? 1 : 0);
 
     /// <summary>The session with id <paramref name="id"/>, while it holds that id.</summary>
     public bool TryGetSession(uint id, out DeviceSession session) => _sessions.TryGetValue(id, out session!);
@@ -103,8 +109,16 @@ public sealed class DeviceEndpoint : IAsyncDisposable
             Task.Run(() => EventLoopAsync(token), CancellationToken.None));
     }
 
-    /// <summary>Stops serving; commands already handed to sessions finish.</summary>
-    public async Task StopAsync()
+    /// <summary>Stops serving: <see cref="StopAsync(TimeSpan)"/> with 10 s for the commands running to finish.</summary>
+    public Task StopAsync() => StopAsync(TimeSpan.FromSeconds(10));
+
+    /// <summary>
+    /// Stops serving, then waits (up to <paramref name="drainTimeout"/>) for the commands sessions are running to
+    /// finish; commands not yet started are dropped, and no event is written any more. Once it returns, the endpoint
+    /// no longer touches guest memory, so the transport may be freed (a handler still blocked after the timeout is the
+    /// device author's to end first).
+    /// </summary>
+    public async Task StopAsync(TimeSpan drainTimeout)
     {
         if (_stop is null)
         {
@@ -117,6 +131,16 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
+        }
+        Volatile.Write(ref _stopping, true);
+        // An event being written finishes under the gate; after it, FlushEvents sees the flag.
+        lock (_eventGate)
+        {
+        }
+        var deadline = Environment.TickCount64 + (long)drainTimeout.TotalMilliseconds;
+        while (Volatile.Read(ref _executing) > 0 && Environment.TickCount64 < deadline)
+        {
+            await Task.Delay(1).ConfigureAwait(false);
         }
     }
 
@@ -171,7 +195,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
 
     private void Route(DescriptorChain chain)
     {
-        var command = _commandPool.TryTake(out var pooled) ? pooled : new DeviceCommand();
+        var command = _commandPool.TryRent(out var pooled) ? pooled : new DeviceCommand();
         command.Bind(Transport.Memory, chain);
         var reader = command.Reader;
         if (!CommandCodec.PeekCommand(reader, out var kind).IsSuccess)
@@ -214,6 +238,26 @@ public sealed class DeviceEndpoint : IAsyncDisposable
     /// <summary>Runs one command of <paramref name="session"/> (on the session's turn).</summary>
     internal void Execute(DeviceSession session, DeviceCommand command)
     {
+        // Counted before the flag is read, so StopAsync either sees the count or this sees the flag.
+        Interlocked.Increment(ref _executing);
+        try
+        {
+            if (Volatile.Read(ref _stopping))
+            {
+                // The transport may be going away: drop the command without touching guest memory.
+                command.Unbind();
+                return;
+            }
+            ExecuteCore(session, command);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _executing);
+        }
+    }
+
+    private void ExecuteCore(DeviceSession session, DeviceCommand command)
+    {
         if (session.State == DeviceSessionState.Closed)
         {
             Interlocked.Increment(ref _unknownSessionCommands);
@@ -239,12 +283,16 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         DeviceSession session;
         lock (_sessionGate)
         {
-            // The lowest id no session holds: an id is never reused while open, or errored and not yet closed.
-            uint id = 1;
-            while (_sessions.ContainsKey(id))
+            // Ids count up and wrap, skipping 0 and every id a session holds (open, or errored and not yet closed).
+            // A closed id thus comes back only after 2^32 - 1 others: an event of the old session still in flight
+            // to the driver can never be taken for one of a new session with the same id.
+            var id = _lastSessionId;
+            do
             {
-                id++;
+                id = id == uint.MaxValue ? 1 : id + 1;
             }
+            while (_sessions.ContainsKey(id));
+            _lastSessionId = id;
             session = new DeviceSession(this, id);
             _sessions[id] = session;
         }
@@ -382,7 +430,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
     {
         var chain = command.Chain;
         command.Unbind();
-        _commandPool.Add(command);
+        _commandPool.Return(command);
         if (_commandQueue!.Push(chain, written))
         {
             Transport.CommandInterrupt.Notify();
@@ -404,11 +452,21 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         var queue = _eventQueue!;
         lock (_eventGate)
         {
-            while (_pendingEvents.TryPeek(out var pending))
+            while (!Volatile.Read(ref _stopping))
             {
-                if (!IsDeliverable(in pending))
+                // The next event is moved out of the queue into a field rather than peeked: peeking a queue of structs
+                // that hold references pins its segment, and every later enqueue would then allocate a new one.
+                if (!_hasNextEvent)
                 {
-                    _pendingEvents.TryDequeue(out _);
+                    if (!_pendingEvents.TryDequeue(out _nextEvent))
+                    {
+                        return;
+                    }
+                    _hasNextEvent = true;
+                }
+                if (!IsDeliverable(in _nextEvent))
+                {
+                    ForgetNextEvent();
                     Interlocked.Increment(ref _droppedEvents);
                     continue;
                 }
@@ -429,12 +487,12 @@ public sealed class DeviceEndpoint : IAsyncDisposable
                         continue;
                     }
                 }
-                _pendingEvents.TryDequeue(out pending);
                 var chain = _spareEventChain;
                 _spareEventChain = null;
                 _eventCommand.Bind(Transport.Memory, chain);
                 var writer = _eventCommand.Writer;
-                var encoded = Encode(ref writer, ref pending);
+                var encoded = Encode(ref writer, ref _nextEvent);
+                ForgetNextEvent();
                 var written = encoded.IsSuccess ? (uint)writer.Written : 0;
                 if (!encoded.IsSuccess)
                 {
@@ -447,6 +505,12 @@ public sealed class DeviceEndpoint : IAsyncDisposable
                 }
             }
         }
+    }
+
+    private void ForgetNextEvent()
+    {
+        _nextEvent = default;
+        _hasNextEvent = false;
     }
 
     private bool IsDeliverable(in PendingEvent pending) =>

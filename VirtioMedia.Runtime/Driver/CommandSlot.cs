@@ -2,6 +2,7 @@ using System;
 using System.Threading;
 using System.Threading.Tasks;
 using System.Threading.Tasks.Sources;
+using VirtioMedia.Abi;
 using VirtioMedia.Runtime.Memory;
 using VirtioMedia.Runtime.Wire;
 
@@ -12,7 +13,13 @@ namespace VirtioMedia.Runtime.Driver;
 /// staged in them, and the completion the caller awaits. Pooled. A slot whose command timed out is abandoned
 /// to the device and only reused once the device returns its chain (its buffers are the device's until then).
 /// </summary>
-internal sealed class CommandSlot : IValueTaskSource<uint>
+/// <remarks>
+/// Generic commands await <see cref="Completion"/> (the bytes the device wrote). An ioctl awaits the slot as an
+/// <see cref="IValueTaskSource{TResult}"/> of its status instead: the caller's <c>GetResult</c> decodes the answer
+/// into the caller's payload and returns the slot to the pool, so an ioctl round trip needs no state machine, no
+/// task and no registration object of its own.
+/// </remarks>
+internal sealed class CommandSlot : IValueTaskSource<uint>, IValueTaskSource<int>
 {
     private const int Idle = 0;
     private const int InFlight = 1;
@@ -27,6 +34,8 @@ internal sealed class CommandSlot : IValueTaskSource<uint>
     private int _state;
     private long _deadline;
     private IoctlMessage? _message;
+    private CancellationTokenRegistration _cancellation;
+    private Func<CommandSlot, uint, int>? _finish;
 
     public ulong ReadableAddress { get; private set; }
 
@@ -101,6 +110,39 @@ internal sealed class CommandSlot : IValueTaskSource<uint>
 
     public ValueTask<uint> Completion => new(this, _core.Version);
 
+    /// <summary>The ioctl being served: where its payload and trailers go back to.</summary>
+    public IoctlDescriptor? Ioctl { get; private set; }
+
+    public Memory<byte> CallerPayload { get; private set; }
+
+    public IoctlExtras? CallerExtras { get; private set; }
+
+    /// <summary>Makes the slot an ioctl completion: once the chain is back, <paramref name="finish"/> (on the caller's
+    /// side, in <c>GetResult</c>) turns the written length into the status and returns the slot.</summary>
+    public void BindIoctl(IoctlDescriptor ioctl, Memory<byte> payload, IoctlExtras? extras, Func<CommandSlot, uint, int> finish)
+    {
+        Ioctl = ioctl;
+        CallerPayload = payload;
+        CallerExtras = extras;
+        _finish = finish;
+    }
+
+    /// <summary>Cancels the command (abandons it) when <paramref name="cancellationToken"/> fires; undone in <c>GetResult</c>.</summary>
+    public void AbandonOn(CancellationToken cancellationToken)
+    {
+        if (cancellationToken.CanBeCanceled)
+        {
+            // A source reuses its registration nodes, so this allocates nothing once warm.
+            _cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((CommandSlot)state!).Abandon(new OperationCanceledException(token)), this);
+        }
+    }
+
+    /// <summary>The ioctl's completion: the device's status.</summary>
+    public ValueTask<int> IoctlCompletion => new(this, _core.Version);
+
+    /// <summary>The token of the current completion.</summary>
+    public short Version => _core.Version;
+
     /// <summary>The device returned the chain. Returns true when the slot was abandoned and is now free to reuse.</summary>
     public bool OnUsed(uint written)
     {
@@ -130,13 +172,41 @@ internal sealed class CommandSlot : IValueTaskSource<uint>
     public bool IsOverdue(long now) => Volatile.Read(ref _state) == InFlight && now > Volatile.Read(ref _deadline);
 
     /// <summary>After the caller consumed a completed result: the slot can go back to the pool.</summary>
-    public void MarkIdle() => Volatile.Write(ref _state, Idle);
+    public void MarkIdle()
+    {
+        Ioctl = null;
+        CallerPayload = default;
+        CallerExtras = null;
+        _finish = null;
+        Volatile.Write(ref _state, Idle);
+    }
 
     uint IValueTaskSource<uint>.GetResult(short token) => _core.GetResult(token);
 
     ValueTaskSourceStatus IValueTaskSource<uint>.GetStatus(short token) => _core.GetStatus(token);
 
     void IValueTaskSource<uint>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+        => _core.OnCompleted(continuation, state, token, flags);
+
+    int IValueTaskSource<int>.GetResult(short token)
+    {
+        uint written;
+        try
+        {
+            written = _core.GetResult(token);
+        }
+        finally
+        {
+            // Disposed before the slot can be reused; waits for a cancellation callback that is running.
+            _cancellation.Dispose();
+            _cancellation = default;
+        }
+        return _finish!(this, written);
+    }
+
+    ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
         => _core.OnCompleted(continuation, state, token, flags);
 
     private static int RoundUp(int value) => (value + 4095) & ~4095;

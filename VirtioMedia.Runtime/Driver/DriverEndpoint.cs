@@ -7,6 +7,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using VirtioMedia.Abi;
 using VirtioMedia.Runtime.Memory;
+using VirtioMedia.Runtime.Pooling;
 using VirtioMedia.Runtime.Transport;
 using VirtioMedia.Runtime.Virtqueues;
 using VirtioMedia.Runtime.Wire;
@@ -30,7 +31,8 @@ public sealed class DriverEndpoint : IAsyncDisposable
     private readonly DriverQueue<int> _events;
     private readonly RangeAllocator _heap;
     private readonly SemaphoreSlim _inFlight;
-    private readonly ConcurrentBag<CommandSlot> _slotPool = new();
+    private readonly ObjectPool<CommandSlot> _slotPool = new();
+    private readonly Func<CommandSlot, uint, int> _finishIoctl;
     private readonly List<CommandSlot> _allSlots = new();
     private readonly ConcurrentDictionary<uint, DriverSession> _sessions = new();
     private readonly NativeMemoryManager[] _eventBuffers;
@@ -47,6 +49,7 @@ public sealed class DriverEndpoint : IAsyncDisposable
     {
         _transport = transport;
         _options = options;
+        _finishIoctl = FinishIoctl;
         Config = transport.ReadConfig();
         _commands = new DriverQueue<CommandSlot>(transport.Memory, transport.CommandQueueLayout, transport.EventIndex);
         _events = new DriverQueue<int>(transport.Memory, transport.EventQueueLayout, transport.EventIndex);
@@ -202,43 +205,122 @@ public sealed class DriverEndpoint : IAsyncDisposable
     }
 
     /// <summary>VIRTIO_MEDIA_CMD_IOCTL for <paramref name="session"/>.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    internal async ValueTask<int> InvokeAsync(DriverSession session, IoctlDescriptor ioctl, Memory<byte> payload, IoctlExtras? extras, CancellationToken cancellationToken)
+    /// <remarks>
+    /// With a free command slot (the usual case) nothing is allocated: the request is staged and queued here, and
+    /// the returned task is the slot itself, whose <c>GetResult</c> decodes the answer (<see cref="FinishIoctl"/>).
+    /// Errors are reported through the returned task, as from an async method.
+    /// </remarks>
+    internal ValueTask<int> InvokeAsync(DriverSession session, IoctlDescriptor ioctl, Memory<byte> payload, IoctlExtras? extras, CancellationToken cancellationToken)
+        => Invoke(session, ioctl, payload, extras, cancellationToken, out _);
+
+    /// <summary>A typed VIRTIO_MEDIA_CMD_IOCTL (<see cref="ITypedIoctlInvoker"/>): allocation-free as well, and the
+    /// caller's continuation is registered on the command slot itself.</summary>
+    internal ValueTask<IoctlResult<TPayload>> InvokeAsync<TPayload>(DriverSession session, IoctlDescriptor ioctl, in TPayload payload, IoctlExtras? extras, CancellationToken cancellationToken)
+        where TPayload : unmanaged
     {
-        var slot = await RentSlotAsync(0, 0, cancellationToken).ConfigureAwait(false);
-        var message = slot.Message;
-        message.Reset(ioctl, session.Id);
-        if (ioctl.IsDeviceReadable)
-        {
-            payload.Span.CopyTo(message.Payload);
-            StageTrailers(message, extras);
-        }
-        var elementSize = message.Rule?.Array?.ElementSize ?? 0;
-        var readable = 16 + message.Payload.Length + message.Elements.Length + message.SgEntryCount * 16 + message.Uuids.Length;
-        var writable = 8 + (ioctl.IsDeviceWritable ? ioctl.PayloadSize + message.ElementCount * elementSize + message.UuidCount * IoctlMessage.UuidSize : 0);
-        if (!slot.TryEnsureCapacity(_transport.Memory, _heap, readable, writable))
-        {
-            ReturnSlot(slot);
-            throw new InvalidOperationException("driver memory exhausted");
-        }
-        var writer = slot.RequestWriter();
-        var encoded = IoctlCodec.EncodeRequest(message, ref writer);
-        if (!encoded.IsSuccess)
-        {
-            ReturnSlot(slot);
-            throw new ArgumentException($"{ioctl.Name}: {encoded.Reason}", nameof(extras));
-        }
-        var written = await SendAsync(slot, (uint)writer.Written, (uint)writable, cancellationToken).ConfigureAwait(false);
+        var call = TypedIoctlCall<TPayload>.Rent(in payload);
+        var pending = Invoke(session, ioctl, call.Payload, extras, cancellationToken, out var slot);
+        return call.Track(pending, slot);
+    }
+
+    // pendingSlot: the slot the returned task stands for, when it is a slot's completion (typed calls forward to it).
+    private ValueTask<int> Invoke(DriverSession session, IoctlDescriptor ioctl, Memory<byte> payload, IoctlExtras? extras, CancellationToken cancellationToken, out CommandSlot? pendingSlot)
+    {
+        pendingSlot = null;
+        CommandSlot? slot;
         try
         {
+            // Cancelled already: nothing is sent (a token cancelled later abandons the command in flight instead).
+            cancellationToken.ThrowIfCancellationRequested();
+            ThrowIfFaulted();
+            slot = TryRentSlot();
+        }
+        catch (Exception error)
+        {
+            return ValueTask.FromException<int>(error);
+        }
+        if (slot is null)
+        {
+            return InvokeWhenSlotFreeAsync(session, ioctl, payload, extras, cancellationToken);
+        }
+        var pending = StartIoctl(slot, session, ioctl, payload, extras, cancellationToken);
+        if (!pending.IsCompleted)
+        {
+            pendingSlot = slot;
+        }
+        return pending;
+    }
+
+    /// <summary>Every slot is in flight: waits for one (bounded by the command timeout), then proceeds as usual.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> InvokeWhenSlotFreeAsync(DriverSession session, IoctlDescriptor ioctl, Memory<byte> payload, IoctlExtras? extras, CancellationToken cancellationToken)
+    {
+        var slot = await RentSlotAsync(0, 0, cancellationToken).ConfigureAwait(false);
+        return await StartIoctl(slot, session, ioctl, payload, extras, cancellationToken).ConfigureAwait(false);
+    }
+
+    private ValueTask<int> StartIoctl(CommandSlot slot, DriverSession session, IoctlDescriptor ioctl, Memory<byte> payload, IoctlExtras? extras, CancellationToken cancellationToken)
+    {
+        uint requestLength;
+        uint responseRoom;
+        try
+        {
+            var message = slot.Message;
+            message.Reset(ioctl, session.Id);
+            if (ioctl.IsDeviceReadable)
+            {
+                payload.Span.CopyTo(message.Payload);
+                StageTrailers(message, extras);
+            }
+            var elementSize = message.Rule?.Array?.ElementSize ?? 0;
+            var readable = 16 + message.Payload.Length + message.Elements.Length + message.SgEntryCount * 16 + message.Uuids.Length;
+            var writable = 8 + (ioctl.IsDeviceWritable ? ioctl.PayloadSize + message.ElementCount * elementSize + message.UuidCount * IoctlMessage.UuidSize : 0);
+            if (!slot.TryEnsureCapacity(_transport.Memory, _heap, readable, writable))
+            {
+                throw new InvalidOperationException("driver memory exhausted");
+            }
+            var writer = slot.RequestWriter();
+            var encoded = IoctlCodec.EncodeRequest(message, ref writer);
+            if (!encoded.IsSuccess)
+            {
+                throw new ArgumentException($"{ioctl.Name}: {encoded.Reason}", nameof(extras));
+            }
+            requestLength = (uint)writer.Written;
+            responseRoom = (uint)writable;
+            slot.BindIoctl(ioctl, payload, extras, _finishIoctl);
+            ThrowIfFaulted();
+            if (!TrySubmit(slot, requestLength, responseRoom))
+            {
+                throw new InvalidOperationException("command queue full");
+            }
+        }
+        catch (Exception error)
+        {
+            ReturnSlot(slot);
+            return ValueTask.FromException<int>(error);
+        }
+        // Taken before the registration: a cancellation that fires at once completes this very version.
+        var completion = slot.IoctlCompletion;
+        slot.AbandonOn(cancellationToken);
+        return completion;
+    }
+
+    /// <summary>The device answered an ioctl (runs in the caller's <c>GetResult</c>): decodes, copies the payload
+    /// and trailers back to the caller, and frees the slot.</summary>
+    private int FinishIoctl(CommandSlot slot, uint written)
+    {
+        try
+        {
+            var ioctl = slot.Ioctl!;
+            var message = slot.Message;
             var reader = slot.ResponseReader(written);
             var decoded = IoctlCodec.DecodeResponse(ref reader, message, out var status);
             ThrowIfBroken(decoded, ioctl.Name);
             // An error answer of the header alone means the payload is unmodified (spec, "V4L2 ioctls", driver).
             if (ioctl.IsDeviceWritable && !(status != 0 && written <= 8))
             {
-                message.Payload.CopyTo(payload.Span);
-                if (extras is not null)
+                message.Payload.CopyTo(slot.CallerPayload.Span);
+                if (slot.CallerExtras is { } extras)
                 {
                     message.Elements.CopyTo(extras.Elements.Span);
                     message.Uuids.CopyTo(extras.Uuids.Span);
@@ -340,7 +422,16 @@ public sealed class DriverEndpoint : IAsyncDisposable
         {
             throw new TimeoutException($"no command slot freed within {_options.CommandTimeout}: the device is not answering");
         }
-        if (!_slotPool.TryTake(out var slot))
+        return TakeSlot(readable, writable);
+    }
+
+    /// <summary>A slot at once when fewer than the queue allows are in flight, else null (nothing waits).</summary>
+    private CommandSlot? TryRentSlot() => _inFlight.Wait(0) ? TakeSlot(0, 0) : null;
+
+    /// <summary>Takes a pooled slot (or makes one) for a command already counted in flight.</summary>
+    private CommandSlot TakeSlot(int readable, int writable)
+    {
+        if (!_slotPool.TryRent(out var slot))
         {
             slot = new CommandSlot();
             lock (_allSlots)
@@ -350,7 +441,7 @@ public sealed class DriverEndpoint : IAsyncDisposable
         }
         if (!slot.TryEnsureCapacity(_transport.Memory, _heap, Math.Max(readable, 1), Math.Max(writable, 8)))
         {
-            _slotPool.Add(slot);
+            _slotPool.Return(slot);
             _inFlight.Release();
             throw new InvalidOperationException("driver memory exhausted");
         }
@@ -360,24 +451,17 @@ public sealed class DriverEndpoint : IAsyncDisposable
     private void ReturnSlot(CommandSlot slot)
     {
         slot.MarkIdle();
-        _slotPool.Add(slot);
+        _slotPool.Return(slot);
         _inFlight.Release();
     }
 
     private async ValueTask<uint> SendAsync(CommandSlot slot, uint readable, uint writable, CancellationToken cancellationToken)
     {
         ThrowIfFaulted();
-        slot.Begin(Environment.TickCount64 + _timeoutTicks);
-        Span<ChainSegment> read = [new ChainSegment(slot.ReadableAddress, readable)];
-        Span<ChainSegment> write = [new ChainSegment(slot.WritableAddress, writable)];
-        if (!_commands.TryAdd(read, write, slot, out var kick))
+        if (!TrySubmit(slot, readable, writable))
         {
-            slot.Abandon(new InvalidOperationException("command queue full"));
+            ReturnSlot(slot);
             throw new InvalidOperationException("command queue full");
-        }
-        if (kick)
-        {
-            _transport.CommandKick.Notify();
         }
         if (!cancellationToken.CanBeCanceled)
         {
@@ -387,6 +471,25 @@ public sealed class DriverEndpoint : IAsyncDisposable
         {
             return await slot.Completion.ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Puts the slot's chain (<paramref name="readable"/> request bytes, room for <paramref name="writable"/>
+    /// response bytes) on the command queue. Returns false when the queue is full; the slot was never handed to
+    /// the device then, and the caller frees it.</summary>
+    private bool TrySubmit(CommandSlot slot, uint readable, uint writable)
+    {
+        slot.Begin(Environment.TickCount64 + _timeoutTicks);
+        Span<ChainSegment> read = [new ChainSegment(slot.ReadableAddress, readable)];
+        Span<ChainSegment> write = [new ChainSegment(slot.WritableAddress, writable)];
+        if (!_commands.TryAdd(read, write, slot, out var kick))
+        {
+            return false;
+        }
+        if (kick)
+        {
+            _transport.CommandKick.Notify();
+        }
+        return true;
     }
 
     private static void ThrowIfBroken(WireResult decoded, string command)
@@ -456,7 +559,7 @@ public sealed class DriverEndpoint : IAsyncDisposable
                 if (slot.OnUsed(written))
                 {
                     // A command that timed out came back at last: its slot is free again.
-                    _slotPool.Add(slot);
+                    _slotPool.Return(slot);
                     _inFlight.Release();
                 }
             }
@@ -500,7 +603,8 @@ public sealed class DriverEndpoint : IAsyncDisposable
             Interlocked.Increment(ref _malformedEvents);
             return;
         }
-        if (!_sessions.TryGetValue(header.session_id, out var session))
+        // A closed session gets nothing more, even before the device has answered its CLOSE (its streams are done).
+        if (!_sessions.TryGetValue(header.session_id, out var session) || session.IsClosed)
         {
             Interlocked.Increment(ref _strayEvents);
             return;

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Channels;
 using System.Threading.Tasks;
@@ -12,7 +13,7 @@ namespace VirtioMedia.Runtime.Driver;
 /// After an ERROR event the session closes itself, as the specification requires of the driver; once closed
 /// (by either path) nothing more is sent with its id.
 /// </summary>
-public sealed class DriverSession : IIoctlInvoker, IAsyncDisposable
+public sealed class DriverSession : ITypedIoctlInvoker, IAsyncDisposable
 {
     private const int StateOpen = 0;
     private const int StateErrored = 1;
@@ -65,6 +66,22 @@ public sealed class DriverSession : IIoctlInvoker, IAsyncDisposable
             throw new ArgumentException($"{ioctl.Name} takes {ioctl.PayloadSize} payload bytes, not {payload.Length}", nameof(payload));
         }
         return _endpoint.InvokeAsync(this, ioctl, payload, extras, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    /// <exception cref="ObjectDisposedException">The session is closed.</exception>
+    /// <exception cref="TimeoutException">The device did not answer in time.</exception>
+    /// <exception cref="DeviceProtocolException">The device's answer is malformed.</exception>
+    public ValueTask<IoctlResult<TPayload>> InvokeAsync<TPayload>(IoctlDescriptor ioctl, TPayload payload, IoctlExtras? extras, CancellationToken cancellationToken)
+        where TPayload : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(ioctl);
+        ThrowIfClosed();
+        if (Unsafe.SizeOf<TPayload>() != ioctl.PayloadSize)
+        {
+            throw new ArgumentException($"{ioctl.Name} takes {ioctl.PayloadSize} payload bytes, not the {Unsafe.SizeOf<TPayload>()} of {typeof(TPayload).Name}", nameof(payload));
+        }
+        return _endpoint.InvokeAsync(this, ioctl, in payload, extras, cancellationToken);
     }
 
     /// <summary>VIRTIO_MEDIA_CMD_MMAP: maps the MMAP buffer plane whose <c>mem_offset</c> QUERYBUF reported.</summary>

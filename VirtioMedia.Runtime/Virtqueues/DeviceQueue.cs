@@ -1,7 +1,7 @@
 using System;
-using System.Collections.Concurrent;
 using System.Threading;
 using VirtioMedia.Runtime.Memory;
+using VirtioMedia.Runtime.Pooling;
 
 namespace VirtioMedia.Runtime.Virtqueues;
 
@@ -16,7 +16,7 @@ public sealed class DeviceQueue
     private readonly SplitQueueLayout _layout;
     private readonly bool _eventIndex;
     private readonly object _usedGate = new();
-    private readonly ConcurrentBag<DescriptorChain> _chainPool = new();
+    private readonly ObjectPool<DescriptorChain> _chainPool = new();
     private ushort _nextAvailable;
     private ushort _nextUsed;
 
@@ -75,7 +75,7 @@ public sealed class DeviceQueue
             throw new VirtqueueException($"available head {head} is outside a queue of {_layout.Size}");
         }
 
-        var popped = _chainPool.TryTake(out var pooled) ? pooled : new DescriptorChain(4);
+        var popped = _chainPool.TryRent(out var pooled) ? pooled : new DescriptorChain(4);
         popped.Reset(head);
         try
         {
@@ -117,7 +117,7 @@ public sealed class DeviceQueue
                 ? VirtqRingFlags.NeedEvent(_memory.Read<ushort>(_layout.UsedEvent), _nextUsed, old)
                 : (_memory.ReadUInt16Acquire(_layout.AvailableFlags) & VirtqRingFlags.VIRTQ_AVAIL_F_NO_INTERRUPT) == 0;
         }
-        _chainPool.Add(chain);
+        _chainPool.Return(chain);
         return notify;
     }
 

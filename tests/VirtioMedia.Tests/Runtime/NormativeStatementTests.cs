@@ -164,14 +164,17 @@ public sealed class NormativeStatementTests
         await failing.Closed.WaitAsync(TimeSpan.FromMilliseconds(200)).ContinueWith(_ => { }); // the driver's CLOSE is now queued behind the blocked ioctl
         Assert.IsTrue(rig.Device.TryGetSession(failing.Id, out var errored));
         Assert.AreEqual(VirtioMedia.Runtime.Device.DeviceSessionState.Errored, errored.State);
+        // Ids count up, so point the device's next id at the errored one: it must be skipped.
+        SessionIds.SetNext(rig.Device, failing.Id);
         var others = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => rig.Driver.OpenSessionAsync().AsTask()));
         CollectionAssert.DoesNotContain(others.Select(s => s.Id).ToList(), failing.Id, "an errored session's id is not handed out");
 
         release.Set();
         await blocked;
         await failing.Closed;
+        SessionIds.SetNext(rig.Device, failing.Id);
         var reopened = await rig.Driver.OpenSessionAsync();
-        Assert.AreEqual(failing.Id, reopened.Id, "once closed, the id is free again (the device hands out the lowest free id)");
+        Assert.AreEqual(failing.Id, reopened.Id, "once closed, the id is free again");
     });
 
     // ---- driver ----
@@ -196,6 +199,8 @@ public sealed class NormativeStatementTests
         await Assert.ThrowsExactlyAsync<ObjectDisposedException>(async () => await session.VIDIOC_G_FMT(new v4l2_format { type = Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE }));
         await Assert.ThrowsExactlyAsync<ObjectDisposedException>(async () => await session.MapAsync(0));
         Assert.AreEqual(0L, rig.Device.UnknownSessionCommands, "nothing was sent with the closed id");
+        // The device would hand out a fresh id; make it return the closed one, which the driver may then use again.
+        SessionIds.SetNext(rig.Device, session.Id);
         var again = await rig.Driver.OpenSessionAsync();
         Assert.AreEqual(session.Id, again.Id);
         Assert.AreEqual(0, (await again.VIDIOC_G_FMT(new v4l2_format { type = Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE })).Status);
@@ -247,7 +252,7 @@ public sealed class NormativeStatementTests
         await using var driver = DriverEndpoint.Start(transport.Driver);
         var raw = new RawDevice(transport);
         var opening = driver.OpenSessionAsync().AsTask();
-        await SpinUntil(() => raw.TryAnswerCommand(new virtio_media_resp_open { session_id = 7 }));
+        await Streamer.SpinUntil(() => raw.TryAnswerCommand(new virtio_media_resp_open { session_id = 7 }));
         var session = await opening;
 
         var dqbuf = new virtio_media_event_dqbuf { hdr = new virtio_media_event_header { @event = Constants.VIRTIO_MEDIA_EVT_DQBUF, session_id = 7 } };
@@ -267,12 +272,4 @@ public sealed class NormativeStatementTests
         Assert.AreEqual(0UL, delivered.Planes[1].m.userptr);
         Assert.AreEqual(100u, delivered.Planes[0].bytesused, "the rest of the event is delivered as sent");
     });
-
-    private static async Task SpinUntil(Func<bool> condition)
-    {
-        while (!condition())
-        {
-            await Task.Delay(1);
-        }
-    }
 }

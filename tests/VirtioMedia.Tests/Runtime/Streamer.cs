@@ -26,6 +26,15 @@ internal static class Streamer
         }
     }
 
+    /// <summary>Polls <paramref name="condition"/> every millisecond until it holds (run inside <see cref="Guard"/>, which bounds the wait).</summary>
+    public static async Task SpinUntil(Func<bool> condition)
+    {
+        while (!condition())
+        {
+            await Task.Delay(1);
+        }
+    }
+
     /// <summary>ENUM_FMT and S_FMT; returns sizeimage.</summary>
     public static async Task<uint> NegotiateAsync(DriverSession session)
     {
