@@ -400,7 +400,9 @@ public sealed class DeviceEndpoint : IAsyncDisposable
 
     private void Close(DeviceSession session, DeviceCommand command)
     {
-        Forget(session);
+        // The handler goes first: it may still be filling the session's MMAP buffers (a frame producer),
+        // and those must not return to the allocator, or reach another session, before it has stopped.
+        session.MarkClosed();
         if (session.Handler is IDisposable disposable)
         {
             try
@@ -412,6 +414,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
                 Interlocked.Increment(ref _handlerFaults);
             }
         }
+        Forget(session);
         // CLOSE needs no response; a header is written when the driver left room for one.
         Complete(command, command.WriteStatus(0));
     }
