@@ -12,6 +12,14 @@ public sealed class CameraOptions
     public bool Fast { get; init; }
 
     /// <summary>
+    /// Copy one precomputed frame (frame 0 of the pattern with default controls) into every buffer instead of
+    /// rendering the moving pattern: a device whose only per-frame work is filling the buffer, for measuring the
+    /// transport against plain memory bandwidth. Frames then do not match <see cref="TestPattern"/> for their
+    /// sequence number.
+    /// </summary>
+    public bool FillOnly { get; init; }
+
+    /// <summary>
     /// When positive, a stream ends after this many frames: the last buffer carries V4L2_BUF_FLAG_LAST and a
     /// V4L2_EVENT_EOS follows for sessions that subscribed to it.
     /// </summary>

@@ -36,6 +36,9 @@ public sealed class CameraSession : V4l2DeviceHandler<DeviceIoctlContext>, IDisp
     private readonly List<Slot> _slots = new();
     private readonly Queue<int> _queued = new();
     private readonly byte[][] _staging = [[], []];
+    // CameraOptions.FillOnly: the precomputed frame and the format it was rendered for.
+    private readonly byte[][] _fill = [[], []];
+    private FrameFormat? _fillFormat;
     private FrameFormat _singlePlanar = FrameFormat.Negotiate(CaptureType, Constants.V4L2_PIX_FMT_YUYV, 640, 480);
     private FrameFormat _multiPlanar = FrameFormat.Negotiate(MultiPlanarType, Constants.V4L2_PIX_FMT_NV12M, 640, 480);
     private int _framesPerSecond = CameraFormats.FrameRates[0];
@@ -844,6 +847,11 @@ public sealed class CameraSession : V4l2DeviceHandler<DeviceIoctlContext>, IDisp
     {
         Span<int> strides = [format.BytesPerLine0, format.BytesPerLine1];
         var planes = strides.Slice(0, format.PlaneCount);
+        if (_camera.Options.FillOnly)
+        {
+            Fill(slot, format, planes);
+            return;
+        }
         switch (_memory)
         {
             case MemoryMmap:
@@ -870,6 +878,36 @@ public sealed class CameraSession : V4l2DeviceHandler<DeviceIoctlContext>, IDisp
                     slot.Pages[plane].TryWrite(0, _staging[plane].AsSpan(0, format.PlaneSize(plane)));
                 }
                 break;
+        }
+    }
+
+    private void Fill(Slot slot, FrameFormat format, ReadOnlySpan<int> strides)
+    {
+        if (_fillFormat != format)
+        {
+            for (var plane = 0; plane < format.PlaneCount; plane++)
+            {
+                _fill[plane] = new byte[format.PlaneSize(plane)];
+            }
+            TestPattern.Render(format.Pixelformat, format.Width, format.Height, strides, 0, PatternControls.Default,
+                _fill[0], format.PlaneCount > 1 ? _fill[1] : default);
+            _fillFormat = format;
+        }
+        for (var plane = 0; plane < format.PlaneCount; plane++)
+        {
+            var source = _fill[plane].AsSpan(0, format.PlaneSize(plane));
+            switch (_memory)
+            {
+                case MemoryMmap:
+                    source.CopyTo(slot.Mmap[plane]!.Span);
+                    break;
+                case MemoryDmaBuf:
+                    source.CopyTo(slot.Objects[plane].Span);
+                    break;
+                default:
+                    slot.Pages[plane].TryWrite(0, source);
+                    break;
+            }
         }
     }
 

@@ -18,12 +18,13 @@ internal static class Program
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum level of the log written to standard error", DefaultValueFactory = _ => LogLevel.Information };
         var exitOnDisconnect = new Option<bool>("--exit-on-disconnect") { Description = "Exit when the first front-end disconnects instead of waiting for the next" };
         var fast = new Option<bool>("--fast") { Description = "Produce frames as fast as buffers are queued instead of at the frame interval" };
+        var fillOnly = new Option<bool>("--fill-only") { Description = "Copy one precomputed frame into every buffer instead of rendering the moving pattern (benchmarks)" };
         var frameLimit = new Option<long>("--frame-limit") { Description = "End each stream after this many frames (V4L2_EVENT_EOS); 0 for no limit" };
         var sharedMemory = new Option<int>("--shared-memory-mib") { Description = "Size of shared memory region 0 (MMAP buffers), in MiB", DefaultValueFactory = _ => 256 };
 
         var root = new RootCommand("Serves a virtual V4L2 camera (virtio-media device) over a vhost-user socket.")
         {
-            socket, card, logLevel, exitOnDisconnect, fast, frameLimit, sharedMemory,
+            socket, card, logLevel, exitOnDisconnect, fast, fillOnly, frameLimit, sharedMemory,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -36,6 +37,7 @@ internal static class Program
                 {
                     Card = parse.GetValue(card) ?? new CameraOptions().Card,
                     Fast = parse.GetValue(fast),
+                    FillOnly = parse.GetValue(fillOnly),
                     FrameLimit = Math.Max(0, parse.GetValue(frameLimit)),
                 },
             };

@@ -10,7 +10,8 @@ namespace VirtioMedia.Tests.Samples;
 /// <summary>
 /// The host and the guest samples as two separate processes over a real vhost-user Unix socket: every memory type
 /// streams hundreds of frames, each checked byte for byte by the guest against the camera's test pattern across a
-/// control change confirmed by its V4L2 event; and a host killed mid-stream makes the guest fail promptly.
+/// control change confirmed by its V4L2 event; a host killed mid-stream makes the guest fail promptly; and a guest
+/// killed mid-stream leaves the host serving the next one.
 /// </summary>
 [TestClass]
 [TestCategory("EndToEnd")]
@@ -94,6 +95,48 @@ public sealed class EndToEndTests
         StringAssert.Contains(guest.Error, "the host closed the vhost-user connection");
         Assert.IsFalse(guest.Output.Contains("summary:", StringComparison.Ordinal), "no summary for a run that did not finish");
         Assert.IsTrue(reaction < TimeSpan.FromSeconds(4), $"the guest took {reaction.TotalSeconds:F1} s to give up");
+    }
+
+    [TestMethod]
+    public async Task A_guest_killed_mid_stream_leaves_the_host_serving_the_next_guest()
+    {
+        var socket = Path.Combine(_folder, "camera.sock");
+        // No --exit-on-disconnect: the host must go back to accepting once the first front-end is gone.
+        using var host = SampleProcess.Start(Host, "--socket", socket, "--fast");
+        await host.WaitForOutputAsync("listening on", StartTimeout);
+
+        using (var first = SampleProcess.Start(Guest, "capture", "--socket", socket, "--frames", "1000000", "--size", "640x480", "--png-every", "0", "--no-progress"))
+        {
+            await first.WaitForOutputAsync("buffers: ", StartTimeout);
+            // Frames are flowing (a fast host): the kill lands with buffers queued and the device writing.
+            await Task.Delay(500);
+            first.Kill();
+            Assert.IsFalse(first.Output.Contains("summary:", StringComparison.Ordinal), "the first guest was meant to die mid-stream");
+        }
+
+        using var second = SampleProcess.Start(Guest, "capture", "--socket", socket, "--frames", "100", "--size", "640x480", "--format", "NV12",
+            "--verify", "--png-every", "0", "--no-progress");
+        var exit = await second.WaitForExitAsync(RunTimeout);
+        Assert.AreEqual(0, exit, $"stdout:\n{second.Output}\nstderr:\n{second.Error}\nhost stderr:\n{host.Error}");
+        StringAssert.Contains(second.Output, "verified: 100 of 100 frames match the test pattern byte for byte");
+        Assert.IsTrue(CountOccurrences(host.Error, "front-end connected") >= 2, $"the host served both guests:\n{host.Error}");
+
+        // Still alive after the second guest left, then stopped like a user would (SIGINT), and cleanly.
+        Assert.IsFalse(host.HasExited, $"the host is still serving:\n{host.Error}");
+        host.Interrupt();
+        Assert.AreEqual(0, await host.WaitForExitAsync(TimeSpan.FromSeconds(10)), host.Error);
+        StringAssert.Contains(host.Error, "stopped");
+        Assert.IsFalse(File.Exists(socket), "the host removes its socket when it stops");
+    }
+
+    private static int CountOccurrences(string text, string value)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(value, StringComparison.Ordinal); at >= 0; at = text.IndexOf(value, at + value.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+        return count;
     }
 
     [TestMethod]

@@ -1,6 +1,7 @@
 using System;
 using System.Diagnostics;
 using System.IO;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
@@ -28,6 +29,8 @@ internal sealed class SampleProcess : IDisposable
     }
 
     public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
 
     public string Output
     {
@@ -130,6 +133,15 @@ internal sealed class SampleProcess : IDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>Sends SIGINT, as Ctrl+C in a terminal would: the sample's own clean shutdown path.</summary>
+    public void Interrupt()
+    {
+        if (!_process.HasExited && kill(_process.Id, SigInt) != 0)
+        {
+            Assert.Fail($"kill({_process.Id}, SIGINT) failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
     public void Kill()
     {
         try
@@ -151,6 +163,11 @@ internal sealed class SampleProcess : IDisposable
         Kill();
         _process.Dispose();
     }
+
+    private const int SigInt = 2;
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
 
     private void Append(StringBuilder into, string? line)
     {
