@@ -8,15 +8,15 @@ namespace VirtioMedia.Runtime.VhostUser;
 
 /// <summary>
 /// Waits for an eventfd. A dedicated thread polls the descriptor (and a private stop eventfd), so no
-/// thread-pool thread ever blocks in the kernel; waiters await a semaphore and honour cancellation.
+/// thread-pool thread ever blocks in the kernel; it rings an in-process doorbell, whose waits allocate nothing
+/// and honour cancellation. One waiter at a time, as each queue has one loop.
 /// </summary>
 public sealed class EventFdNotificationSource : INotificationSource, IDisposable
 {
     private readonly UnixFileDescriptor _fd;
     private readonly UnixFileDescriptor _stop = EventFd.Create();
-    private readonly SemaphoreSlim _signal = new(0);
+    private readonly SemaphoreDoorbell _signal = new();
     private readonly Thread _thread;
-    private int _pending;
     private int _disposed;
 
     /// <summary>Takes ownership of <paramref name="fd"/> (it must be non-blocking) and starts watching it.</summary>
@@ -31,12 +31,7 @@ public sealed class EventFdNotificationSource : INotificationSource, IDisposable
     public bool Faulted { get; private set; }
 
     /// <inheritdoc/>
-    public async ValueTask WaitAsync(CancellationToken cancellationToken)
-    {
-        await _signal.WaitAsync(cancellationToken).ConfigureAwait(false);
-        // Anything signalled from here on wakes the next wait.
-        Volatile.Write(ref _pending, 0);
-    }
+    public ValueTask WaitAsync(CancellationToken cancellationToken) => _signal.WaitAsync(cancellationToken);
 
     private unsafe void Watch()
     {
@@ -73,9 +68,9 @@ public sealed class EventFdNotificationSource : INotificationSource, IDisposable
                     Faulted = true;
                     return;
                 }
-                if (EventFd.Drain(fd) && Interlocked.Exchange(ref _pending, 1) == 0)
+                if (EventFd.Drain(fd))
                 {
-                    _signal.Release();
+                    _signal.Notify();
                 }
             }
         }
