@@ -22,7 +22,7 @@ public sealed class MemoryFile : IDisposable
             throw new ArgumentOutOfRangeException(nameof(length), length, "a memory file needs a positive size");
         }
         length = (length + page - 1) / page * page;
-        var fd = new UnixFileDescriptor(LibC.Check(LibC.MemfdCreate(name, LibC.MFD_CLOEXEC), "memfd_create"));
+        var fd = new UnixFileDescriptor(LibC.Check(LibC.MemfdCreate(name, LibC.MFD_CLOEXEC | LibC.MFD_ALLOW_SEALING), "memfd_create"));
         try
         {
             fd.With(raw => LibC.Check(LibC.Ftruncate(raw, (long)length), "ftruncate"));

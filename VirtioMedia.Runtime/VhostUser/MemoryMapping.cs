@@ -15,7 +15,9 @@ public sealed unsafe class MemoryMapping : IDisposable
     }
 
     /// <summary>Maps [<paramref name="offset"/>, +<paramref name="length"/>) of <paramref name="fd"/> read-write and shared.
-    /// Fails when the range is not inside the file, so no access can ever hit past its end (SIGBUS).</summary>
+    /// Fails when the range is not inside the file, so no access can ever hit past its end (SIGBUS); and where
+    /// the file allows it (a memfd created with MFD_ALLOW_SEALING) seals it against shrinking first, so the
+    /// other process cannot truncate it under the mapping later either.</summary>
     public static MemoryMapping Map(UnixFileDescriptor fd, ulong offset, ulong length)
     {
         if (length == 0 || offset + length < offset || offset % (ulong)Environment.SystemPageSize != 0)
@@ -24,6 +26,9 @@ public sealed unsafe class MemoryMapping : IDisposable
         }
         var address = fd.With(raw =>
         {
+            // Best effort: a file that takes no seals (a regular file, a memfd without MFD_ALLOW_SEALING)
+            // is mapped all the same, as vhost-user front-ends are free to share memory that way.
+            LibC.Fcntl(raw, LibC.F_ADD_SEALS, LibC.F_SEAL_SHRINK);
             var size = LibC.Lseek(raw, 0, LibC.SEEK_END);
             if (size < 0)
             {
@@ -38,6 +43,10 @@ public sealed unsafe class MemoryMapping : IDisposable
         });
         return new MemoryMapping((void*)address, length);
     }
+
+    /// <summary>Whether <paramref name="fd"/> can no longer shrink (F_SEAL_SHRINK is set).</summary>
+    public static bool IsSealedAgainstShrinking(UnixFileDescriptor fd) =>
+        fd.With(raw => LibC.Fcntl(raw, LibC.F_GET_SEALS, 0)) is var seals && seals >= 0 && (seals & LibC.F_SEAL_SHRINK) != 0;
 
     /// <summary>The first mapped byte.</summary>
     public IntPtr Address => (IntPtr)_address;

@@ -2,6 +2,7 @@ using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.IO;
+using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
@@ -272,6 +273,41 @@ public sealed class VhostUserBackendTests
             Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => MemoryMapping.Map(received, 4096, 8192));
         }
     }
+
+    [TestMethod]
+    public void A_mapped_memfd_cannot_be_truncated_under_the_mapping()
+    {
+        using var file = MemoryFile.Create("sealed", 8192);
+        using var duplicate = new UnixFileDescriptor(DuplicateOf(file.Descriptor));
+        using var mapping = MemoryMapping.Map(duplicate, 0, 8192);
+        Assert.IsTrue(MemoryMapping.IsSealedAgainstShrinking(file.Descriptor), "mapping seals the file, for every holder of it");
+        // The other process (here: the creator's descriptor) can no longer shrink it, so the mapping cannot fault.
+        Assert.AreEqual(-1, Ftruncate(file.Descriptor.Value, 4096));
+        Assert.AreEqual(1 /* EPERM */, Marshal.GetLastPInvokeError());
+        mapping.Span[8191] = 1;
+
+        // A file that takes no seals is still mapped.
+        var path = Path.Combine(Path.GetTempPath(), "vm-unsealable-" + Guid.NewGuid().ToString("N"));
+        File.WriteAllBytes(path, new byte[4096]);
+        try
+        {
+            var raw = Open(path, 2 /* O_RDWR */);
+            Assert.IsTrue(raw >= 0);
+            using var regular = new UnixFileDescriptor(raw);
+            using var regularMapping = MemoryMapping.Map(regular, 0, 4096);
+            Assert.IsFalse(MemoryMapping.IsSealedAgainstShrinking(regular));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
+    private static extern int Ftruncate(int fd, long length);
+
+    [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static extern int Open(string path, int flags);
 
     [TestMethod]
     public async Task An_eventfd_doorbell_coalesces_and_a_wait_can_be_cancelled()
