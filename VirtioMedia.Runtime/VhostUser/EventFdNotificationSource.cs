@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
 using VirtioMedia.Runtime.Transport;
@@ -17,6 +18,7 @@ public sealed class EventFdNotificationSource : INotificationSource, IDisposable
     private readonly UnixFileDescriptor _stop = EventFd.Create();
     private readonly SemaphoreDoorbell _signal = new();
     private readonly Thread _thread;
+    private int _pending;
     private int _disposed;
 
     /// <summary>Takes ownership of <paramref name="fd"/> (it must be non-blocking) and starts watching it.</summary>
@@ -31,7 +33,28 @@ public sealed class EventFdNotificationSource : INotificationSource, IDisposable
     public bool Faulted { get; private set; }
 
     /// <inheritdoc/>
-    public ValueTask WaitAsync(CancellationToken cancellationToken) => _signal.WaitAsync(cancellationToken);
+    public ValueTask WaitAsync(CancellationToken cancellationToken)
+    {
+        var wait = _signal.WaitAsync(cancellationToken);
+        if (wait.IsCompleted)
+        {
+            wait.GetAwaiter().GetResult(); // releases the doorbell's wait even when it completed at once
+            Rearm();
+            return default;
+        }
+        return WaitSlowAsync(wait);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WaitSlowAsync(ValueTask wait)
+    {
+        await wait.ConfigureAwait(false);
+        Rearm();
+    }
+
+    // Kicks that arrive before the waiter has woken coalesce into its wake-up, as eventfd reads do; from here
+    // on a kick wakes the next wait.
+    private void Rearm() => Volatile.Write(ref _pending, 0);
 
     private unsafe void Watch()
     {
@@ -68,7 +91,7 @@ public sealed class EventFdNotificationSource : INotificationSource, IDisposable
                     Faulted = true;
                     return;
                 }
-                if (EventFd.Drain(fd))
+                if (EventFd.Drain(fd) && Interlocked.Exchange(ref _pending, 1) == 0)
                 {
                     _signal.Notify();
                 }
