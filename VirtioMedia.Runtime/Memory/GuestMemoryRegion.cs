@@ -1,5 +1,4 @@
 using System;
-using System.Runtime.InteropServices;
 
 namespace VirtioMedia.Runtime.Memory;
 
@@ -40,9 +39,7 @@ public sealed unsafe class GuestMemoryRegion : IDisposable
     /// <summary>Allocates zeroed, page-aligned native memory for a region.</summary>
     public static GuestMemoryRegion Allocate(ulong guestAddress, ulong length)
     {
-        var host = (byte*)NativeMemory.AlignedAlloc((nuint)length, 4096);
-        NativeMemory.Clear(host, (nuint)length);
-        return new GuestMemoryRegion(guestAddress, length, host, ownsMemory: true);
+        return new GuestMemoryRegion(guestAddress, length, PageMemory.Allocate(length), ownsMemory: true);
     }
 
     /// <summary>The first guest-physical address.</summary>
@@ -61,7 +58,7 @@ public sealed unsafe class GuestMemoryRegion : IDisposable
     {
         if (_ownsMemory && _host != null)
         {
-            NativeMemory.AlignedFree(_host);
+            PageMemory.Free(_host);
         }
         _host = null;
     }

@@ -1,5 +1,5 @@
 using System;
-using System.Runtime.InteropServices;
+using VirtioMedia.Runtime.Memory;
 
 namespace VirtioMedia.Runtime.Transport;
 
@@ -36,9 +36,7 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     /// <summary>Allocates zeroed, page-aligned native memory for a region.</summary>
     public static SharedMemoryRegion Allocate(byte id, ulong length)
     {
-        var host = (byte*)NativeMemory.AlignedAlloc((nuint)length, 4096);
-        NativeMemory.Clear(host, (nuint)length);
-        return new SharedMemoryRegion(id, host, length);
+        return new SharedMemoryRegion(id, PageMemory.Allocate(length), length);
     }
 
     /// <summary>The virtio shared memory region id (0 for virtio-media MMAP buffers).</summary>
@@ -73,7 +71,7 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     {
         if (_ownsMemory && _host != null)
         {
-            NativeMemory.AlignedFree(_host);
+            PageMemory.Free(_host);
         }
         _host = null;
     }
