@@ -10,10 +10,10 @@ provision_bookworm_packages() {
   [ -f "$dest/.complete" ] && return 0
   local work="$dest.partial"
   rm -rf "$work" && mkdir -p "$work/debs" "$work/root" || return 1
-  (cd "$work/debs" && apt-get download -q "$@") >"$work/download.log" 2>&1 || {
+  (cd "$work/debs" && timeout 900 apt-get download -q "$@") >"$work/download.log" 2>&1 || {
     # The machine's lists may be missing or stale on a new machine.
-    apt-get update -qq >/dev/null 2>&1
-    (cd "$work/debs" && apt-get download -q "$@") >"$work/download.log" 2>&1 || { cat "$work/download.log" >&2; return 1; }
+    timeout 900 apt-get update -qq >/dev/null 2>&1
+    (cd "$work/debs" && timeout 900 apt-get download -q "$@") >"$work/download.log" 2>&1 || { cat "$work/download.log" >&2; return 1; }
   }
   local deb
   for deb in "$work"/debs/*.deb; do
@@ -53,8 +53,8 @@ Debug::NoLocking "true";
 EOF
   mkdir -p "$work/apt/etc/none"
   local -x APT_CONFIG="$work/apt/apt.conf"
-  apt-get update -q >"$work/update.log" 2>&1 || { cat "$work/update.log" >&2; return 1; }
-  apt-get install -y -q --download-only "qemu-system-x86=$version" >"$work/download.log" 2>&1 \
+  timeout 900 apt-get update -q >"$work/update.log" 2>&1 || { cat "$work/update.log" >&2; return 1; }
+  timeout 900 apt-get install -y -q --download-only "qemu-system-x86=$version" >"$work/download.log" 2>&1 \
     || { tail -n 30 "$work/download.log" >&2; return 1; }
   local deb
   for deb in "$work"/apt/archives/*.deb; do
