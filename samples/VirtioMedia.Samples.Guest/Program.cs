@@ -11,7 +11,8 @@ namespace VirtioMedia.Samples.Guest;
 
 /// <summary>
 /// The guest sample's command line: <c>capture</c> drives a virtio-media camera served on a vhost-user socket;
-/// <c>demo</c> starts the sample host as a second process and captures from it.
+/// <c>demo</c> starts the sample host as a second process and captures from it; <c>verify-file</c> checks frames that
+/// another application captured from the camera.
 /// </summary>
 public static class Program
 {
@@ -136,7 +137,27 @@ public static class Program
             return RunDemoAsync(settings, parse.GetValue(paced), output, error, token);
         });
 
-        var root = new RootCommand("The virtio-media guest sample: a V4L2 capture client that talks to a virtio-media device over vhost-user.") { capture, demo };
+        var framesFile = new Argument<string>("file") { Description = "The frames, each frame's planes one after another, as v4l2-ctl --stream-to writes them." };
+        var fileFrames = new Option<int>("--frames") { Description = "How many frames the file must hold.", Required = true };
+        fileFrames.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 1)
+            {
+                result.AddError("--frames takes 1 or more.");
+            }
+        });
+        var verifyFile = new Command("verify-file", "Check frames another V4L2 application captured from the camera (such as v4l2-ctl in a real guest) against the test pattern.")
+        {
+            framesFile, format, size, fileFrames,
+        };
+        verifyFile.SetAction(parse =>
+        {
+            CaptureSettings.TryParseSize(parse.GetValue(size)!, out var width, out var height);
+            PixelFormatNames.TryParse(parse.GetValue(format)!, out var fourcc);
+            return FrameFileVerification.Run(parse.GetValue(framesFile)!, fourcc, width, height, parse.GetValue(fileFrames), output);
+        });
+
+        var root = new RootCommand("The virtio-media guest sample: a V4L2 capture client that talks to a virtio-media device over vhost-user.") { capture, demo, verifyFile };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
