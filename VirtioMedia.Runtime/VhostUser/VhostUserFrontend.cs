@@ -20,6 +20,7 @@ namespace VirtioMedia.Runtime.VhostUser;
 /// </summary>
 public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
 {
+    private static readonly SharedMemoryRegion NoSharedMemory = SharedMemoryRegion.None(0);
     private readonly VhostUserChannel _channel;
     private readonly VhostUserFrontendOptions _options;
     private readonly CancellationTokenSource _lost = new();
@@ -94,7 +95,9 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
     public INotificationSource EventInterrupts => _eventInterrupts!;
 
     /// <inheritdoc/>
-    public SharedMemoryRegion SharedMemory => _shared ?? throw new InvalidOperationException("the back-end offers no shared memory region 0");
+    /// <remarks>Length 0 when the back-end has none (it did not offer VHOST_USER_PROTOCOL_F_SHMEM, or
+    /// reported a size of 0).</remarks>
+    public SharedMemoryRegion SharedMemory => _shared ?? NoSharedMemory;
 
     /// <summary>Whether VIRTIO_F_RING_EVENT_IDX was negotiated (the driver's queues must match).</summary>
     public bool EventIndex { get; private set; }
