@@ -36,6 +36,9 @@ internal static unsafe partial class LibC
     public const uint MFD_ALLOW_SEALING = 2;
 
     public const int F_ADD_SEALS = 1033;
+
+    /// <summary>fcntl: duplicate a descriptor with close-on-exec set.</summary>
+    public const int F_DUPFD_CLOEXEC = 1030;
     public const int F_GET_SEALS = 1034;
     public const int F_SEAL_SHRINK = 0x0002;
 

@@ -24,11 +24,14 @@ internal sealed class QemuRecording
 
     public static string Folder => Path.Combine(Repository.Root, "tests", "VirtioMedia.Tests", "VhostUser", "Recordings");
 
-    public static QemuRecording Load(string name)
+    public static QemuRecording Load(string name) => Parse(name, File.ReadLines(Path.Combine(Folder, name + ".trace")));
+
+    /// <summary>Reads trace lines (a recording, or lines a back-end traced just now).</summary>
+    public static QemuRecording Parse(string name, IEnumerable<string> lines)
     {
         var messages = new List<RecordedMessage>();
         var number = 0;
-        foreach (var line in File.ReadLines(Path.Combine(Folder, name + ".trace")))
+        foreach (var line in lines)
         {
             number++;
             if (line.Length == 0 || line.StartsWith('#'))
