@@ -670,7 +670,7 @@ public sealed class VhostUserBackend
                     throw new VhostUserProtocolException($"vring {i}: {error.Message}");
                 }
             }
-            if (_sharedRegion is null && owner._sharedMemorySize > 0)
+            if (_sharedRegion is null && owner._sharedMemorySize > 0 && Negotiated(VhostUserProtocolFeatures.SHMEM))
             {
                 _sharedFile = MemoryFile.Create("virtio-media-shm0", owner._sharedMemorySize);
                 _sharedRegion = new SharedMemoryRegion(0, _sharedFile.Mapping.Address, _sharedFile.Length);
