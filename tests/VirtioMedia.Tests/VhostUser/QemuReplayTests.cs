@@ -28,6 +28,7 @@ public sealed class QemuReplayTests
 
     [TestMethod]
     [DataRow("qemu-11.1.3-shmem", 256UL << 20)]
+    [DataRow("qemu-11.1.3-shmem-sigterm", 256UL << 20)]
     [DataRow("qemu-11.1.3-no-shmem", 0UL)]
     public async Task A_recorded_QEMU_session_gets_the_replies_QEMU_accepted_and_the_device_runs_exactly_between_start_and_reset(string name, ulong sharedMemorySize)
     {
