@@ -260,6 +260,9 @@ public sealed class VhostUserBackend
                 Options.Log?.Invoke($"connection dropped: request {message.Request} refused without a way to say so: {error.Message}");
                 return false;
             }
+            // Started before the reply: once the front-end has the ack of the message that completed the
+            // set-up, the device runs.
+            TryStart();
             if (reply is not null)
             {
                 SendReply(message.Request, reply);
@@ -268,7 +271,6 @@ public sealed class VhostUserBackend
             {
                 SendU64(message.Request, 0);
             }
-            TryStart();
             return true;
         }
 
@@ -782,9 +784,11 @@ public sealed class VhostUserBackend
                         Options.Log?.Invoke($"back-end request {request} not sent: the device stopped first");
                         return;
                     }
+                    // Traced before it is sent: the front-end's reaction (QEMU's next memory table) can
+                    // otherwise be traced by the message loop first.
+                    trace?.Invoke(VhostUserTrace.Format(VhostUserTrace.BackendChannel, VhostUserTrace.FromBackend, request, flags, payload, fd is null ? 0 : 1));
                     channelAtSend.Send(request, flags, payload, fd is null ? default : [fd]);
                 }
-                trace?.Invoke(VhostUserTrace.Format(VhostUserTrace.BackendChannel, VhostUserTrace.FromBackend, request, flags, payload, fd is null ? 0 : 1));
                 if (!ack)
                 {
                     return;

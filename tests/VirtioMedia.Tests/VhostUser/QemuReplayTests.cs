@@ -35,14 +35,31 @@ public sealed class QemuReplayTests
         var recording = QemuRecording.Load(name);
         // The config space the recorded GET_CONFIG replies carried (after offset, size, flags).
         var config = recording.Messages.First(m => m.Request == GetConfig && !m.FromFrontend).Payload[12..];
+        // Where the back-end started a device (its log, written on the message loop as it happens), where
+        // the device's serve function was called (later: after SHMEM_MAP was acknowledged, on another
+        // thread), and where its token was cancelled (synchronously, before the reply that stops it).
         var events = new ConcurrentQueue<DeviceEvent>();
+        var served = new ConcurrentQueue<(int Line, ulong SharedMemoryLength)>();
         var line = 0;
         var backend = new VhostUserBackend(
-            new VhostUserBackendOptions { Config = config, SharedMemorySize = sharedMemorySize, StopTimeout = Patience, ReplyTimeout = Patience },
+            new VhostUserBackendOptions
+            {
+                Config = config,
+                SharedMemorySize = sharedMemorySize,
+                StopTimeout = Patience,
+                ReplyTimeout = Patience,
+                Log = entry =>
+                {
+                    if (entry.StartsWith("device started", StringComparison.Ordinal))
+                    {
+                        events.Enqueue(new DeviceEvent(true, Volatile.Read(ref line), 0));
+                    }
+                },
+            },
             async (transport, token) =>
             {
-                events.Enqueue(new DeviceEvent(true, Volatile.Read(ref line), transport.Memory.Regions.Length, transport.SharedMemory.Length));
-                using var registration = token.Register(() => events.Enqueue(new DeviceEvent(false, Volatile.Read(ref line), transport.Memory.Regions.Length, transport.SharedMemory.Length)));
+                served.Enqueue((Volatile.Read(ref line), transport.SharedMemory.Length));
+                using var registration = token.Register(() => events.Enqueue(new DeviceEvent(false, Volatile.Read(ref line), transport.Memory.Regions.Length)));
                 await Task.Delay(Timeout.Infinite, token).ContinueWith(_ => { }, TaskScheduler.Default);
             });
 
@@ -57,7 +74,11 @@ public sealed class QemuReplayTests
         {
             foreach (var message in recording.Messages)
             {
-                Volatile.Write(ref line, message.Line);
+                if (message.FromFrontend)
+                {
+                    // The line of the message the back-end is handling: the last one QEMU sent.
+                    Volatile.Write(ref line, message.Line);
+                }
                 if (message.IsFrontendRequest)
                 {
                     UnixFileDescriptor[] fds;
@@ -157,15 +178,18 @@ public sealed class QemuReplayTests
         // GET_VRING_BASE ("Ring states"); a memory table in between is no reason to stop.
         var runs = Runs(recording);
         var seen = events.ToArray();
+        var serves = served.ToArray();
         Assert.AreEqual(runs.Count * 2, seen.Length, string.Join("; ", seen.Select(e => e.ToString())));
+        Assert.AreEqual(runs.Count, serves.Length, "the device is served once per start");
         for (var i = 0; i < runs.Count; i++)
         {
-            var (started, stopping, stopped, tables) = runs[i];
+            var (started, mapped, stopping, stopped, tables) = runs[i];
             var (start, stop) = (seen[2 * i], seen[2 * i + 1]);
             Assert.IsTrue(start.Started && !stop.Started, $"run {i}: {start}, {stop}");
-            Assert.IsTrue(start.Line >= started && start.Line < stopping, $"run {i}: started at line {start.Line}, expected in [{started}, {stopping})");
+            Assert.AreEqual(started, start.Line, $"run {i}: the device starts with the message that enables the last ring");
+            Assert.IsTrue(serves[i].Line >= mapped, $"run {i}: served at line {serves[i].Line}, before SHMEM_MAP was acknowledged at {mapped}");
             Assert.IsTrue(stop.Line >= stopping && stop.Line <= stopped, $"run {i}: stopped at line {stop.Line}, expected in [{stopping}, {stopped}]");
-            Assert.AreEqual(sharedMemorySize, start.SharedMemoryLength, $"run {i}: shared memory region 0");
+            Assert.AreEqual(sharedMemorySize, serves[i].SharedMemoryLength, $"run {i}: shared memory region 0");
             if (sharedMemorySize > 0)
             {
                 Assert.AreEqual(1, tables, $"run {i}: QEMU sends one table while the device runs, after SHMEM_MAP");
@@ -178,17 +202,17 @@ public sealed class QemuReplayTests
         }
     }
 
-    private readonly record struct DeviceEvent(bool Started, int Line, int Regions, ulong SharedMemoryLength);
+    private readonly record struct DeviceEvent(bool Started, int Line, int Regions);
 
-    /// <summary>For each start in the recording: the line from which the device may run (both rings
-    /// enabled, then SHMEM_MAP acknowledged when there is one), the first line of the stop (a ring
-    /// disabled), the line by which it must have stopped (the first GET_VRING_BASE), and how many memory
-    /// tables arrived in between.</summary>
-    private static List<(int Started, int Stopping, int Stopped, int Tables)> Runs(QemuRecording recording)
+    /// <summary>For each start in the recording: the line that enables the last ring (everything else
+    /// set, the device starts there), the line from which it may be served (SHMEM_MAP acknowledged, when
+    /// there is one), the first line of the stop (a ring disabled), the line by which it must have
+    /// stopped (the first GET_VRING_BASE), and how many memory tables arrived while it ran.</summary>
+    private static List<(int Started, int Mapped, int Stopping, int Stopped, int Tables)> Runs(QemuRecording recording)
     {
-        var runs = new List<(int, int, int, int)>();
+        var runs = new List<(int, int, int, int, int)>();
         var enabled = new bool[2];
-        int? started = null, stopping = null;
+        int? started = null, mapped = null, stopping = null;
         var tables = 0;
         var messages = recording.Messages;
         for (var i = 0; i < messages.Count; i++)
@@ -202,7 +226,8 @@ public sealed class QemuReplayTests
                     // With shared memory the device is served once the front-end acknowledged SHMEM_MAP.
                     var map = messages.Skip(i).FirstOrDefault(m => m.OnBackendChannel && m.FromFrontend && m.Request == ShmemMap);
                     var nextStop = messages.Skip(i).First(m => m.IsFrontendRequest && m.Request == SetVringEnable && m.Num == 0);
-                    started = map is not null && map.Line < nextStop.Line ? map.Line : message.Line;
+                    started = message.Line;
+                    mapped = map is not null && map.Line < nextStop.Line ? map.Line : message.Line;
                     tables = 0;
                 }
                 else if (started is not null && stopping is null && message.Num == 0)
@@ -216,8 +241,8 @@ public sealed class QemuReplayTests
             }
             else if (message.IsFrontendRequest && message.Request == GetVringBase && started is not null)
             {
-                runs.Add((started.Value, stopping ?? message.Line, message.Line, tables));
-                started = stopping = null;
+                runs.Add((started.Value, mapped!.Value, stopping ?? message.Line, message.Line, tables));
+                started = mapped = stopping = null;
             }
         }
         Assert.IsTrue(runs.Count >= 2, $"{recording.Name}: the recording shows a start, a reset and a restart");
