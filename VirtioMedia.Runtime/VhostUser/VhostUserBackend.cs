@@ -124,64 +124,6 @@ public sealed class VhostUserBackend
         public bool Enabled;
     }
 
-    /// <summary>One start of the device: its transport, its serve task, and the memory tables it may
-    /// access (released when the serve task has finished, not when a stop gives up waiting).</summary>
-    private sealed class Running
-    {
-        private readonly List<MemoryTableSnapshot> _held = new();
-        private bool _finished;
-
-        public Running(VhostUserDeviceTransport transport, CancellationTokenSource stop, MemoryTableSnapshot table)
-        {
-            Transport = transport;
-            Stop = stop;
-            _held.Add(table);
-        }
-
-        public VhostUserDeviceTransport Transport { get; }
-
-        public CancellationTokenSource Stop { get; }
-
-        public Task Serving { get; private set; } = Task.CompletedTask;
-
-        /// <summary>Set under the lock of this object when the device stops; back-end requests check it
-        /// under the same lock before they are sent.</summary>
-        public bool Stopped { get; set; }
-
-        public void Serve(Task serving)
-        {
-            Serving = serving;
-            serving.ContinueWith(_ => Finish(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        }
-
-        /// <summary>Keeps <paramref name="table"/> (one reference, taken by the caller) until the serve task has finished.</summary>
-        public void Hold(MemoryTableSnapshot table)
-        {
-            lock (_held)
-            {
-                if (!_finished)
-                {
-                    _held.Add(table);
-                    return;
-                }
-            }
-            table.Release();
-        }
-
-        private void Finish()
-        {
-            lock (_held)
-            {
-                _finished = true;
-                foreach (var table in _held)
-                {
-                    table.Release();
-                }
-                _held.Clear();
-            }
-        }
-    }
-
     /// <summary>A request the loop refuses: an error ack when one was asked for, else the connection ends.</summary>
     private sealed class RefusedException(string message) : Exception(message);
 
@@ -197,7 +139,7 @@ public sealed class VhostUserBackend
         private MemoryFile? _sharedFile;
         private SharedMemoryRegion? _sharedRegion;
         private bool _sharedMapped;
-        private Running? _running;
+        private DeviceRun? _running;
         private CancellationToken _connectionToken;
 
         private VhostUserBackendOptions Options => owner._options;
@@ -681,7 +623,7 @@ public sealed class VhostUserBackend
                 _memory, queues[0], queues[1], _vrings[0].Kick!, _vrings[1].Kick!, _vrings[0].Call, _vrings[1].Call,
                 Negotiated(VhostUserProtocolFeatures.SHMEM) && _sharedRegion is not null ? _sharedRegion : NoSharedMemory);
             var stop = CancellationTokenSource.CreateLinkedTokenSource(_connectionToken);
-            var running = new Running(transport, stop, _table.AddReference());
+            var running = new DeviceRun(transport, stop, _table.AddReference());
             _running = running;
             var mapped = MapSharedMemory(running);
             running.Serve(Task.Run(async () =>
@@ -732,7 +674,7 @@ public sealed class VhostUserBackend
         /// the front-end acknowledged it (at once when there is nothing to map, or when the device stopped
         /// before the request could be sent). A refusal is logged and the device served all the same: the
         /// region may still be mapped from before a stop that was no reset.</summary>
-        private Task MapSharedMemory(Running running)
+        private Task MapSharedMemory(DeviceRun running)
         {
             if (_sharedFile is null || _backendChannel is null || _sharedMapped || !Negotiated(VhostUserProtocolFeatures.SHMEM))
             {
@@ -766,7 +708,7 @@ public sealed class VhostUserBackend
         /// <summary>Sends a back-end request after the ones before it, off the message loop, and only
         /// while <paramref name="running"/> has not stopped (checked under its lock, which the stop takes
         /// before it answers the front-end).</summary>
-        private Task EnqueueBackendRequest(uint request, byte[] payload, UnixFileDescriptor? fd, Running running)
+        private Task EnqueueBackendRequest(uint request, byte[] payload, UnixFileDescriptor? fd, DeviceRun running)
         {
             var trace = Options.Trace;
             var channelAtSend = _backendChannel!;
