@@ -8,11 +8,13 @@ namespace VirtioMedia.Runtime.Memory;
 /// <summary>
 /// The guest-physical address space as the device sees it: a set of non-overlapping regions. Every
 /// access is bounds- and overflow-checked, and a buffer never spans two regions (they need not be
-/// contiguous on the host).
+/// contiguous on the host). The set of regions can be replaced while the memory is in use (a VMM
+/// adds or removes a region at run time); whoever provides the regions keeps the old ones' memory
+/// mapped until no access to them can still be in progress.
 /// </summary>
 public sealed unsafe class GuestMemory : IDisposable
 {
-    private readonly GuestMemoryRegion[] _regions;
+    private volatile GuestMemoryRegion[] _regions;
 
     /// <summary>Builds the address space from regions; they must not overlap.</summary>
     public GuestMemory(params GuestMemoryRegion[] regions)
@@ -21,15 +23,29 @@ public sealed unsafe class GuestMemory : IDisposable
         {
             throw new PlatformNotSupportedException("virtio rings are little-endian; a big-endian host needs byte swapping");
         }
-        _regions = regions.OrderBy(r => r.GuestAddress).ToArray();
-        for (var i = 1; i < _regions.Length; i++)
+        _regions = Sorted(regions);
+    }
+
+    /// <summary>
+    /// Replaces the regions in one step: each access uses either the old set or the new one, never a
+    /// mix. The old regions are not disposed; their memory must stay valid for accesses that began
+    /// before the swap. Throws <see cref="ArgumentException"/> (and changes nothing) when the new
+    /// regions overlap.
+    /// </summary>
+    public void Replace(params GuestMemoryRegion[] regions) => _regions = Sorted(regions);
+
+    private static GuestMemoryRegion[] Sorted(GuestMemoryRegion[] regions)
+    {
+        var sorted = regions.OrderBy(r => r.GuestAddress).ToArray();
+        for (var i = 1; i < sorted.Length; i++)
         {
-            var previous = _regions[i - 1];
-            if (previous.GuestAddress + previous.Length > _regions[i].GuestAddress)
+            var previous = sorted[i - 1];
+            if (previous.GuestAddress + previous.Length > sorted[i].GuestAddress)
             {
-                throw new ArgumentException($"regions at 0x{previous.GuestAddress:X} and 0x{_regions[i].GuestAddress:X} overlap", nameof(regions));
+                throw new ArgumentException($"regions at 0x{previous.GuestAddress:X} and 0x{sorted[i].GuestAddress:X} overlap", nameof(regions));
             }
         }
+        return sorted;
     }
 
     /// <summary>One region of freshly allocated memory at <paramref name="guestAddress"/>.</summary>
@@ -83,8 +99,10 @@ public sealed unsafe class GuestMemory : IDisposable
         {
             return null; // wraps around the 64-bit address space
         }
-        // Few regions (a VMM passes at most 8 or so): a linear scan beats a search.
-        foreach (var region in _regions)
+        // Few regions (a VMM passes at most 8 or so): a linear scan beats a search. One read of the
+        // set, so a concurrent Replace cannot mix two of them within this access.
+        var regions = _regions;
+        foreach (var region in regions)
         {
             if (address >= region.GuestAddress && address - region.GuestAddress <= region.Length && length <= region.Length - (address - region.GuestAddress))
             {

@@ -25,7 +25,8 @@ public sealed class InProcessTransport : IDeviceTransport, IDisposable
 
     /// <summary>Allocates guest memory and shared memory region 0, and lays the two queues out at the start of guest memory.</summary>
     /// <param name="guestMemorySize">Bytes of guest memory (rings plus the driver's buffers).</param>
-    /// <param name="sharedMemorySize">Bytes of shared memory region 0 (MMAP buffers).</param>
+    /// <param name="sharedMemorySize">Bytes of shared memory region 0 (MMAP buffers); 0 for a transport
+    /// without the region (<see cref="SharedMemoryRegion.None"/>).</param>
     /// <param name="commandQueueSize">Entries of the command queue (a power of 2).</param>
     /// <param name="eventQueueSize">Entries of the event queue (a power of 2).</param>
     /// <param name="eventIndex">Whether the queues use VIRTIO_F_EVENT_IDX notification suppression.</param>

@@ -6,7 +6,9 @@ namespace VirtioMedia.Runtime.Transport;
 /// <summary>
 /// A virtio shared memory region (virtio-media uses region 0 for MMAP buffers): memory the device owns
 /// and the driver maps, addressed by offset. In-process it is native memory both endpoints see; over
-/// vhost-user it is a memfd the backend maps and hands to the frontend with SHMEM_MAP.
+/// vhost-user it is a memfd the backend maps and hands to the frontend with SHMEM_MAP. A transport
+/// without the region (a VMM that does not negotiate vhost-user SHMEM, or none configured) has one of
+/// <see cref="Length"/> 0 that refuses every access (<see cref="None"/>).
 /// </summary>
 public sealed unsafe class SharedMemoryRegion : IDisposable
 {
@@ -25,19 +27,23 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
         Length = length;
     }
 
-    private SharedMemoryRegion(byte id, byte* host, ulong length)
+    private SharedMemoryRegion(byte id, byte* host, ulong length, bool ownsMemory)
     {
         Id = id;
         _host = host;
         Length = length;
-        _ownsMemory = true;
+        _ownsMemory = ownsMemory;
     }
 
-    /// <summary>Allocates zeroed, page-aligned native memory for a region.</summary>
-    public static SharedMemoryRegion Allocate(byte id, ulong length)
-    {
-        return new SharedMemoryRegion(id, PageMemory.Allocate(length), length);
-    }
+    /// <summary>Allocates zeroed, page-aligned native memory for a region; <paramref name="length"/> 0
+    /// gives <see cref="None"/> (nothing allocated).</summary>
+    public static SharedMemoryRegion Allocate(byte id, ulong length) =>
+        length == 0 ? None(id) : new SharedMemoryRegion(id, PageMemory.Allocate(length), length, ownsMemory: true);
+
+    /// <summary>The region a transport has when the device has no shared memory region
+    /// <paramref name="id"/>: <see cref="Length"/> 0, no memory, every access refused. A device reads
+    /// <c>Length &gt; 0</c> to tell whether it may hand out MMAP buffers.</summary>
+    public static SharedMemoryRegion None(byte id) => new(id, null, 0, ownsMemory: false);
 
     /// <summary>The virtio shared memory region id (0 for virtio-media MMAP buffers).</summary>
     public byte Id { get; }
@@ -45,7 +51,7 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     /// <summary>The region's size in bytes.</summary>
     public ulong Length { get; }
 
-    /// <summary>The host address of offset 0.</summary>
+    /// <summary>The host address of offset 0 (zero when the region does not exist).</summary>
     public IntPtr Host => (IntPtr)_host;
 
     /// <summary>The bytes at [<paramref name="offset"/>, +<paramref name="length"/>), or false outside the region.</summary>

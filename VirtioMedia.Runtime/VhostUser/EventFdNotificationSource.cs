@@ -29,6 +29,9 @@ public sealed class EventFdNotificationSource : INotificationSource, IDisposable
         _thread.Start();
     }
 
+    /// <summary>The watched eventfd (to pass to the other side again).</summary>
+    internal UnixFileDescriptor Descriptor => _fd;
+
     /// <summary>Whether the watch ended because the descriptor failed (the other side's end is unusable).</summary>
     public bool Faulted { get; private set; }
 

@@ -16,13 +16,21 @@ namespace VirtioMedia.Runtime.VhostUser;
 /// gets an error reply (REPLY_ACK) or drops the connection; the back-end then accepts the next one.
 /// </summary>
 /// <remarks>
-/// Shared memory region 0 is a memfd of <see cref="VhostUserBackendOptions.SharedMemorySize"/> bytes,
-/// reported by GET_SHMEM_CONFIG and mapped whole into the front-end with one BACKEND_SHMEM_MAP each time
-/// the device starts. Not at GET_SHMEM_CONFIG time: the specification lets the front-end drop all
-/// mappings across a device reset, and QEMU asks for the configuration before the back-end channel
+/// <para>Shared memory region 0 is a memfd of <see cref="VhostUserBackendOptions.SharedMemorySize"/>
+/// bytes, reported by GET_SHMEM_CONFIG and mapped whole into the front-end with one BACKEND_SHMEM_MAP
+/// each time the device starts. Not at GET_SHMEM_CONFIG time: the specification lets the front-end drop
+/// all mappings across a device reset, and QEMU asks for the configuration before the back-end channel
 /// exists. The map request is sent off the message loop (the front-end may be waiting for a reply on
 /// the main socket) and the device is served only after the front-end acknowledged it, so no MMAP
-/// offset reaches the driver before the memory is there.
+/// offset reaches the driver before the memory is there. It is sent only while the device is started
+/// and never unmapped after a stop: QEMU 11.1.3 drops the mappings itself at reset and dereferences a
+/// NULL device on a SHMEM_MAP or SHMEM_UNMAP that reaches it while its vhost device is stopped. With a
+/// size of 0 the protocol feature is not offered and the transport's region has length 0.</para>
+/// <para>A SET_MEM_TABLE while the device runs swaps the guest memory in place (queues and sessions
+/// stay): QEMU sends one after each SHMEM_MAP, adding the back-end's own memfd at the BAR's guest
+/// address, and one without it after a reset. Only a table that moves the rings stops the device.
+/// Each table's mappings are held by the device runs that saw it and unmapped when the last of them
+/// has finished, so no access can still be using them.</para>
 /// </remarks>
 public sealed class VhostUserBackend
 {
@@ -35,15 +43,21 @@ public sealed class VhostUserBackend
         | VhostUserFeatures.Bit(VhostUserFeatures.VIRTIO_F_RING_EVENT_IDX)
         | VhostUserFeatures.Bit(VhostUserFeatures.VHOST_USER_F_PROTOCOL_FEATURES);
 
-    /// <summary>The protocol features offered: MQ (the specification asks every back-end for it),
-    /// REPLY_ACK, BACKEND_REQ, CONFIG, BACKEND_SEND_FD (SHMEM_MAP carries a descriptor) and SHMEM.</summary>
-    public static readonly ulong OfferedProtocolFeatures =
+    /// <summary>The protocol features offered by a back-end without shared memory: MQ (the
+    /// specification asks every back-end for it), REPLY_ACK, BACKEND_REQ, CONFIG and BACKEND_SEND_FD.</summary>
+    public static readonly ulong BaseProtocolFeatures =
         VhostUserFeatures.Bit(VhostUserProtocolFeatures.MQ)
         | VhostUserFeatures.Bit(VhostUserProtocolFeatures.REPLY_ACK)
         | VhostUserFeatures.Bit(VhostUserProtocolFeatures.BACKEND_REQ)
         | VhostUserFeatures.Bit(VhostUserProtocolFeatures.CONFIG)
-        | VhostUserFeatures.Bit(VhostUserProtocolFeatures.BACKEND_SEND_FD)
-        | VhostUserFeatures.Bit(VhostUserProtocolFeatures.SHMEM);
+        | VhostUserFeatures.Bit(VhostUserProtocolFeatures.BACKEND_SEND_FD);
+
+    /// <summary>The protocol features offered with a shared memory region: the base ones and SHMEM
+    /// (SHMEM_MAP carries a descriptor, hence BACKEND_SEND_FD).</summary>
+    public static readonly ulong SharedMemoryProtocolFeatures =
+        BaseProtocolFeatures | VhostUserFeatures.Bit(VhostUserProtocolFeatures.SHMEM);
+
+    private static readonly SharedMemoryRegion NoSharedMemory = SharedMemoryRegion.None(0);
 
     private readonly VhostUserBackendOptions _options;
     private readonly Func<IDeviceTransport, CancellationToken, Task> _serve;
@@ -61,7 +75,11 @@ public sealed class VhostUserBackend
         _serve = serve;
         var page = (ulong)Environment.SystemPageSize;
         _sharedMemorySize = (options.SharedMemorySize + page - 1) / page * page;
+        OfferedProtocolFeatures = _sharedMemorySize > 0 ? SharedMemoryProtocolFeatures : BaseProtocolFeatures;
     }
+
+    /// <summary>The protocol features this back-end offers: SHMEM only when it has a shared memory region.</summary>
+    public ulong OfferedProtocolFeatures { get; }
 
     /// <summary>Listens at <paramref name="socketPath"/> and serves front-ends one after another until cancelled.</summary>
     public async Task RunAsync(string socketPath, CancellationToken cancellationToken)
@@ -106,25 +124,13 @@ public sealed class VhostUserBackend
         public bool Enabled;
     }
 
-    private readonly record struct TableEntry(ulong GuestAddress, ulong Size, ulong UserAddress);
-
-    private sealed class Running(VhostUserDeviceTransport transport, CancellationTokenSource stop, Task serving)
-    {
-        public VhostUserDeviceTransport Transport => transport;
-
-        public CancellationTokenSource Stop => stop;
-
-        public Task Serving => serving;
-    }
-
     /// <summary>A request the loop refuses: an error ack when one was asked for, else the connection ends.</summary>
     private sealed class RefusedException(string message) : Exception(message);
 
     private sealed class Connection(VhostUserBackend owner, VhostUserChannel channel)
     {
         private readonly Vring[] _vrings = [new Vring(), new Vring()];
-        private readonly List<MemoryMapping> _mappings = new();
-        private TableEntry[] _table = [];
+        private MemoryTableSnapshot _table = MemoryTableSnapshot.Empty;
         private GuestMemory? _memory;
         private ulong _features;
         private ulong _protocolFeatures;
@@ -133,7 +139,7 @@ public sealed class VhostUserBackend
         private MemoryFile? _sharedFile;
         private SharedMemoryRegion? _sharedRegion;
         private bool _sharedMapped;
-        private Running? _running;
+        private DeviceRun? _running;
         private CancellationToken _connectionToken;
 
         private VhostUserBackendOptions Options => owner._options;
@@ -155,6 +161,7 @@ public sealed class VhostUserBackend
                         Options.Log?.Invoke("front-end disconnected");
                         return;
                     }
+                    Options.Trace?.Invoke(VhostUserTrace.Format(VhostUserTrace.MainChannel, VhostUserTrace.FromFrontend, message.Request, message.Flags, message.Payload, message.FileDescriptorCount));
                     if (!Handle(message))
                     {
                         return;
@@ -195,15 +202,17 @@ public sealed class VhostUserBackend
                 Options.Log?.Invoke($"connection dropped: request {message.Request} refused without a way to say so: {error.Message}");
                 return false;
             }
+            // Started before the reply: once the front-end has the ack of the message that completed the
+            // set-up, the device runs.
+            TryStart();
             if (reply is not null)
             {
-                channel.Send(message.Request, VhostUserProtocol.Version | VhostUserProtocol.ReplyFlag, reply);
+                SendReply(message.Request, reply);
             }
             else if (message.NeedsReply && Negotiated(VhostUserProtocolFeatures.REPLY_ACK))
             {
                 SendU64(message.Request, 0);
             }
-            TryStart();
             return true;
         }
 
@@ -214,7 +223,14 @@ public sealed class VhostUserBackend
         {
             Span<byte> payload = stackalloc byte[8];
             MemoryMarshal.Write(payload, in value);
-            channel.Send(request, VhostUserProtocol.Version | VhostUserProtocol.ReplyFlag, payload);
+            SendReply(request, payload);
+        }
+
+        private void SendReply(uint request, ReadOnlySpan<byte> payload)
+        {
+            const uint flags = VhostUserProtocol.Version | VhostUserProtocol.ReplyFlag;
+            channel.Send(request, flags, payload);
+            Options.Trace?.Invoke(VhostUserTrace.Format(VhostUserTrace.MainChannel, VhostUserTrace.FromBackend, request, flags, payload, 0));
         }
 
         /// <summary>Performs a request; returns the explicit reply payload, or null for none (an ack may follow).</summary>
@@ -244,13 +260,13 @@ public sealed class VhostUserBackend
                     return null;
                 }
                 case VhostUserRequest.GET_PROTOCOL_FEATURES:
-                    return VhostUserProtocol.U64(OfferedProtocolFeatures);
+                    return VhostUserProtocol.U64(owner.OfferedProtocolFeatures);
                 case VhostUserRequest.SET_PROTOCOL_FEATURES:
                 {
                     var features = ReadU64(message);
-                    if ((features & ~OfferedProtocolFeatures) != 0)
+                    if ((features & ~owner.OfferedProtocolFeatures) != 0)
                     {
-                        throw new RefusedException($"protocol features 0x{features:X} include some never offered (0x{OfferedProtocolFeatures:X})");
+                        throw new RefusedException($"protocol features 0x{features:X} include some never offered (0x{owner.OfferedProtocolFeatures:X})");
                     }
                     _protocolFeatures = features;
                     return null;
@@ -369,6 +385,11 @@ public sealed class VhostUserBackend
                     throw new RefusedException("the virtio-media configuration space is read-only");
                 case VhostUserRequest.GET_SHMEM_CONFIG:
                 {
+                    if (!Negotiated(VhostUserProtocolFeatures.SHMEM))
+                    {
+                        // An explicit reply is expected, so a refusal cannot be an ack: the connection ends.
+                        throw new RefusedException("GET_SHMEM_CONFIG without VHOST_USER_PROTOCOL_F_SHMEM");
+                    }
                     var reply = new byte[VhostUserProtocol.SharedMemoryConfigSize];
                     var regions = owner._sharedMemorySize == 0 ? 0u : 1u;
                     MemoryMarshal.Write(reply, in regions);
@@ -441,7 +462,7 @@ public sealed class VhostUserBackend
             // Checked now when possible so the front-end hears about a bad address from this message.
             foreach (var address in (ReadOnlySpan<ulong>)[descriptor, used, available])
             {
-                if (_memory is not null && !TryTranslate(address, out _))
+                if (_memory is not null && !_table.TryTranslate(address, out _))
                 {
                     throw new RefusedException($"ring address 0x{address:X} is in no memory region");
                 }
@@ -449,20 +470,6 @@ public sealed class VhostUserBackend
             StopDevice("ring addresses changed");
             var vring = _vrings[index];
             (vring.DescriptorUser, vring.UsedUser, vring.AvailableUser, vring.AddressSet) = (descriptor, used, available, true);
-        }
-
-        private bool TryTranslate(ulong user, out ulong guest)
-        {
-            foreach (var entry in _table)
-            {
-                if (user >= entry.UserAddress && user - entry.UserAddress < entry.Size)
-                {
-                    guest = entry.GuestAddress + (user - entry.UserAddress);
-                    return true;
-                }
-            }
-            guest = 0;
-            return false;
         }
 
         private void SetMemoryTable(VhostUserMessage message)
@@ -482,9 +489,9 @@ public sealed class VhostUserBackend
             {
                 throw new RefusedException($"a memory table of {count} regions came with {message.FileDescriptorCount} descriptors");
             }
-            var mappings = new List<MemoryMapping>();
-            var regions = new List<GuestMemoryRegion>();
-            var table = new TableEntry[count];
+            var regions = new MemoryTableSnapshot.Description[count];
+            var files = new List<UnixFileDescriptor>();
+            MemoryTableSnapshot table;
             try
             {
                 for (var i = 0; i < count; i++)
@@ -494,33 +501,68 @@ public sealed class VhostUserBackend
                     message.TryRead<ulong>(offset + 8, out var size);
                     message.TryRead<ulong>(offset + 16, out var user);
                     message.TryRead<ulong>(offset + 24, out var mmapOffset);
+                    var fd = message.TakeFileDescriptor(i)!;
+                    files.Add(fd);
                     if (size == 0 || mmapOffset + size < mmapOffset || guest + size < guest || user + size < user)
                     {
                         throw new RefusedException($"region {i} [0x{guest:X}, +{size}) at file offset 0x{mmapOffset:X} is empty or wraps");
                     }
-                    using var fd = message.TakeFileDescriptor(i)!;
-                    // Mapped from file offset 0 so an mmap offset need not be page-aligned.
-                    var mapping = MemoryMapping.Map(fd, 0, mmapOffset + size);
-                    mappings.Add(mapping);
-                    regions.Add(new GuestMemoryRegion(guest, size, mapping.Address + (nint)mmapOffset));
-                    table[i] = new TableEntry(guest, size, user);
+                    regions[i] = new MemoryTableSnapshot.Description(guest, size, user, mmapOffset, fd);
                 }
-                var memory = new GuestMemory(regions.ToArray());
-                StopDevice("memory table changed");
-                ReleaseMemory();
-                _memory = memory;
-                _table = table;
-                _mappings.AddRange(mappings);
-                Options.Log?.Invoke($"memory table: {count} regions");
+                // Files already mapped for the current table keep their mapping (mapped from offset 0,
+                // so an mmap offset need not be page-aligned).
+                table = MemoryTableSnapshot.Create(regions, _table);
+            }
+            finally
+            {
+                foreach (var fd in files)
+                {
+                    fd.Dispose();
+                }
+            }
+            try
+            {
+                if (_running is not null && !RingsStayInPlace(table))
+                {
+                    StopDevice("memory table moved the rings");
+                }
+                if (_memory is null)
+                {
+                    _memory = new GuestMemory(table.Regions);
+                }
+                else
+                {
+                    _memory.Replace(table.Regions);
+                }
             }
             catch
             {
-                foreach (var mapping in mappings)
-                {
-                    mapping.Dispose();
-                }
+                table.Release();
                 throw;
             }
+            var previous = _table;
+            _table = table;
+            // A running device keeps its queues and sessions; it may access the new table from now on,
+            // and the old one until it finishes (it holds that one since it started or saw it).
+            _running?.Hold(table.AddReference());
+            previous.Release();
+            Options.Log?.Invoke($"memory table: {count} regions{(_running is null ? "" : ", swapped while the device runs")}");
+        }
+
+        /// <summary>Whether every ring of the running device is at the same guest address in <paramref name="table"/>.</summary>
+        private bool RingsStayInPlace(MemoryTableSnapshot table)
+        {
+            foreach (var vring in _vrings)
+            {
+                foreach (var user in (ReadOnlySpan<ulong>)[vring.DescriptorUser, vring.AvailableUser, vring.UsedUser])
+                {
+                    if (!_table.TryTranslate(user, out var before) || !table.TryTranslate(user, out var after) || before != after)
+                    {
+                        return false;
+                    }
+                }
+            }
+            return true;
         }
 
         private byte[] GetConfig(VhostUserMessage message)
@@ -559,7 +601,7 @@ public sealed class VhostUserBackend
             for (var i = 0; i < QueueCount; i++)
             {
                 var vring = _vrings[i];
-                if (!TryTranslate(vring.DescriptorUser, out var descriptors) || !TryTranslate(vring.AvailableUser, out var available) || !TryTranslate(vring.UsedUser, out var used))
+                if (!_table.TryTranslate(vring.DescriptorUser, out var descriptors) || !_table.TryTranslate(vring.AvailableUser, out var available) || !_table.TryTranslate(vring.UsedUser, out var used))
                 {
                     throw new VhostUserProtocolException($"vring {i}: ring addresses are in no memory region");
                 }
@@ -572,22 +614,23 @@ public sealed class VhostUserBackend
                     throw new VhostUserProtocolException($"vring {i}: {error.Message}");
                 }
             }
-            if (_sharedRegion is null && owner._sharedMemorySize > 0)
+            if (_sharedRegion is null && owner._sharedMemorySize > 0 && Negotiated(VhostUserProtocolFeatures.SHMEM))
             {
                 _sharedFile = MemoryFile.Create("virtio-media-shm0", owner._sharedMemorySize);
                 _sharedRegion = new SharedMemoryRegion(0, _sharedFile.Mapping.Address, _sharedFile.Length);
             }
             var transport = new VhostUserDeviceTransport(
                 _memory, queues[0], queues[1], _vrings[0].Kick!, _vrings[1].Kick!, _vrings[0].Call, _vrings[1].Call,
-                _sharedRegion ?? SharedMemoryRegion.Allocate(0, (ulong)Environment.SystemPageSize));
+                Negotiated(VhostUserProtocolFeatures.SHMEM) && _sharedRegion is not null ? _sharedRegion : NoSharedMemory);
             var stop = CancellationTokenSource.CreateLinkedTokenSource(_connectionToken);
-            var mapped = MapSharedMemory();
-            var serving = Task.Run(async () =>
+            var running = new DeviceRun(transport, stop, _table.AddReference());
+            _running = running;
+            var mapped = MapSharedMemory(running);
+            running.Serve(Task.Run(async () =>
             {
                 await mapped.ConfigureAwait(false);
                 await owner._serve(transport, stop.Token).ConfigureAwait(false);
-            });
-            _running = new Running(transport, stop, serving);
+            }));
             Options.Log?.Invoke($"device started: queues of {_vrings[0].Size} and {_vrings[1].Size}, event index {(eventIndex ? "on" : "off")}");
         }
 
@@ -599,6 +642,10 @@ public sealed class VhostUserBackend
                 return;
             }
             _running = null;
+            lock (running)
+            {
+                running.Stopped = true;
+            }
             running.Stop.Cancel();
             try
             {
@@ -617,13 +664,17 @@ public sealed class VhostUserBackend
             running.Stop.Dispose();
             _vrings[0].Base = running.Transport.CommandQueue.NextAvailable;
             _vrings[1].Base = running.Transport.EventQueue.NextAvailable;
-            UnmapSharedMemory();
+            // No SHMEM_UNMAP: the front-end drops every mapping across a reset ("Back-end message types",
+            // SHMEM_MAP), and QEMU 11.1.3 crashes on one that reaches its stopped device. The next start maps again.
+            _sharedMapped = false;
             Options.Log?.Invoke($"device stopped: {reason}");
         }
 
-        /// <summary>Queues SHMEM_MAP of the whole region; completes when the front-end acknowledged it
-        /// (at once when there is nothing to map). Faults when the front-end refuses.</summary>
-        private Task MapSharedMemory()
+        /// <summary>Queues SHMEM_MAP of the whole region for <paramref name="running"/>; completes when
+        /// the front-end acknowledged it (at once when there is nothing to map, or when the device stopped
+        /// before the request could be sent). A refusal is logged and the device served all the same: the
+        /// region may still be mapped from before a stop that was no reset.</summary>
+        private Task MapSharedMemory(DeviceRun running)
         {
             if (_sharedFile is null || _backendChannel is null || _sharedMapped || !Negotiated(VhostUserProtocolFeatures.SHMEM))
             {
@@ -631,20 +682,16 @@ public sealed class VhostUserBackend
             }
             _sharedMapped = true;
             var request = MmapRequest(0, _sharedFile.Length, VhostUserProtocol.MapReadWrite);
-            return EnqueueBackendRequest(VhostUserBackendRequest.SHMEM_MAP, request, _sharedFile.Descriptor);
-        }
-
-        private void UnmapSharedMemory()
-        {
-            if (!_sharedMapped || _sharedFile is null)
-            {
-                return;
-            }
-            _sharedMapped = false;
-            var request = MmapRequest(0, _sharedFile.Length, 0);
-            var unmap = EnqueueBackendRequest(VhostUserBackendRequest.SHMEM_UNMAP, request, null);
-            // Fire and forget: a front-end that reset the device already dropped the mapping and may refuse.
-            _ = unmap.ContinueWith(t => Options.Log?.Invoke($"SHMEM_UNMAP: {t.Exception?.InnerException?.Message}"), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            var map = EnqueueBackendRequest(VhostUserBackendRequest.SHMEM_MAP, request, _sharedFile.Descriptor, running);
+            return map.ContinueWith(
+                t =>
+                {
+                    if (t.IsFaulted)
+                    {
+                        Options.Log?.Invoke($"SHMEM_MAP of region 0 not acknowledged: {t.Exception?.InnerException?.Message}");
+                    }
+                },
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
 
         private static byte[] MmapRequest(ulong shmOffset, ulong length, ulong flags)
@@ -658,9 +705,12 @@ public sealed class VhostUserBackend
             return request;
         }
 
-        /// <summary>Sends a back-end request after the ones before it, off the message loop.</summary>
-        private Task EnqueueBackendRequest(uint request, byte[] payload, UnixFileDescriptor? fd)
+        /// <summary>Sends a back-end request after the ones before it, off the message loop, and only
+        /// while <paramref name="running"/> has not stopped (checked under its lock, which the stop takes
+        /// before it answers the front-end).</summary>
+        private Task EnqueueBackendRequest(uint request, byte[] payload, UnixFileDescriptor? fd, DeviceRun running)
         {
+            var trace = Options.Trace;
             var channelAtSend = _backendChannel!;
             var ack = Negotiated(VhostUserProtocolFeatures.REPLY_ACK);
             var timeout = Options.ReplyTimeout;
@@ -668,12 +718,25 @@ public sealed class VhostUserBackend
             var next = Task.Run(async () =>
             {
                 await previous.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
-                channelAtSend.Send(request, VhostUserProtocol.Version | (ack ? VhostUserProtocol.NeedReplyFlag : 0), payload, fd is null ? default : [fd]);
+                var flags = VhostUserProtocol.Version | (ack ? VhostUserProtocol.NeedReplyFlag : 0);
+                lock (running)
+                {
+                    if (running.Stopped)
+                    {
+                        Options.Log?.Invoke($"back-end request {request} not sent: the device stopped first");
+                        return;
+                    }
+                    // Traced before it is sent: the front-end's reaction (QEMU's next memory table) can
+                    // otherwise be traced by the message loop first.
+                    trace?.Invoke(VhostUserTrace.Format(VhostUserTrace.BackendChannel, VhostUserTrace.FromBackend, request, flags, payload, fd is null ? 0 : 1));
+                    channelAtSend.Send(request, flags, payload, fd is null ? default : [fd]);
+                }
                 if (!ack)
                 {
                     return;
                 }
                 using var reply = channelAtSend.Receive(timeout) ?? throw new VhostUserProtocolException($"the back-end channel closed before the reply to {request}");
+                trace?.Invoke(VhostUserTrace.Format(VhostUserTrace.BackendChannel, VhostUserTrace.FromFrontend, reply.Request, reply.Flags, reply.Payload, reply.FileDescriptorCount));
                 if (!reply.IsReply || reply.Request != request || !reply.TryRead<ulong>(0, out var status))
                 {
                     throw new VhostUserProtocolException($"back-end request {request}: unexpected reply {reply.Request} of {reply.Payload.Length} bytes");
@@ -690,12 +753,8 @@ public sealed class VhostUserBackend
         private void ReleaseMemory()
         {
             _memory = null;
-            _table = [];
-            foreach (var mapping in _mappings)
-            {
-                mapping.Dispose();
-            }
-            _mappings.Clear();
+            _table.Release();
+            _table = MemoryTableSnapshot.Empty;
         }
 
         private void Close()

@@ -9,7 +9,8 @@ public sealed class VhostUserBackendOptions
     /// <c>virtio_media_config</c> bytes).</summary>
     public required ReadOnlyMemory<byte> Config { get; init; }
 
-    /// <summary>The size of shared memory region 0 (MMAP buffers), rounded up to a page; 0 for none.</summary>
+    /// <summary>The size of shared memory region 0 (MMAP buffers), rounded up to a page; 0 for none
+    /// (VHOST_USER_PROTOCOL_F_SHMEM is then not offered and the device sees a region of length 0).</summary>
     public ulong SharedMemorySize { get; init; } = 64 << 20;
 
     /// <summary>The largest queue size accepted by SET_VRING_NUM.</summary>
@@ -23,4 +24,9 @@ public sealed class VhostUserBackendOptions
 
     /// <summary>Receives one line per noteworthy event (connection, start, stop, why a connection was dropped).</summary>
     public Action<string>? Log { get; init; }
+
+    /// <summary>Receives one line per vhost-user message on either channel, both ways (see
+    /// <see cref="VhostUserTrace"/> for the format: request, flags, size, descriptor count, payload in
+    /// hex); null, the default, traces nothing.</summary>
+    public Action<string>? Trace { get; init; }
 }

@@ -18,8 +18,17 @@ namespace VirtioMedia.Runtime.VhostUser;
 /// doorbells, reads the configuration space, and maps shared memory region 0 when the back-end asks
 /// with SHMEM_MAP. Every reply is awaited with a timeout; a refusal or a malformed reply throws.
 /// </summary>
+/// <remarks>
+/// It sends what QEMU 11.1.3 sends for the same steps (recorded in the tests' Recordings folder): the
+/// same requests in the same order, need_reply on the same ones, the same feature bits and layouts.
+/// After SHMEM_MAP it sends a memory table that adds the back-end's memfd, as QEMU does for the BAR
+/// that holds the region; disposing stops the device first (rings disabled, then GET_VRING_BASE), as
+/// QEMU does when it quits. Three things QEMU repeats are sent once: GET_FEATURES, GET_CONFIG, and the
+/// call descriptors QEMU re-sends when it unmasks its interrupts after the start.
+/// </remarks>
 public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
 {
+    private static readonly SharedMemoryRegion NoSharedMemory = SharedMemoryRegion.None(0);
     private readonly VhostUserChannel _channel;
     private readonly VhostUserFrontendOptions _options;
     private readonly CancellationTokenSource _lost = new();
@@ -40,6 +49,8 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
     private EventFdNotifier? _eventKick;
     private EventFdNotificationSource? _commandInterrupts;
     private EventFdNotificationSource? _eventInterrupts;
+    private UnixFileDescriptor? _sharedFile;
+    private bool _started;
 
     private VhostUserFrontend(VhostUserChannel channel, VhostUserFrontendOptions options)
     {
@@ -94,7 +105,9 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
     public INotificationSource EventInterrupts => _eventInterrupts!;
 
     /// <inheritdoc/>
-    public SharedMemoryRegion SharedMemory => _shared ?? throw new InvalidOperationException("the back-end offers no shared memory region 0");
+    /// <remarks>Length 0 when the back-end has none (it did not offer VHOST_USER_PROTOCOL_F_SHMEM, or
+    /// reported a size of 0).</remarks>
+    public SharedMemoryRegion SharedMemory => _shared ?? NoSharedMemory;
 
     /// <summary>Whether VIRTIO_F_RING_EVENT_IDX was negotiated (the driver's queues must match).</summary>
     public bool EventIndex { get; private set; }
@@ -116,6 +129,7 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
 
     private void SetUp()
     {
+        // The order and the need_reply flags are QEMU's (vhost_dev_init, then vhost_dev_start).
         var offered = ReplyU64(VhostUserRequest.GET_FEATURES);
         var required = VhostUserFeatures.Bit(VhostUserFeatures.VIRTIO_F_VERSION_1) | VhostUserFeatures.Bit(VhostUserFeatures.VHOST_USER_F_PROTOCOL_FEATURES);
         if ((offered & required) != required)
@@ -126,9 +140,8 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
             | VhostUserFeatures.Bit(VhostUserProtocolFeatures.CONFIG) | VhostUserFeatures.Bit(VhostUserProtocolFeatures.BACKEND_SEND_FD)
             | VhostUserFeatures.Bit(VhostUserProtocolFeatures.SHMEM) | VhostUserFeatures.Bit(VhostUserProtocolFeatures.MQ);
         var protocol = ReplyU64(VhostUserRequest.GET_PROTOCOL_FEATURES) & wanted;
-        Request(VhostUserRequest.SET_PROTOCOL_FEATURES, VhostUserProtocol.U64(protocol));
+        Request(VhostUserRequest.SET_PROTOCOL_FEATURES, VhostUserProtocol.U64(protocol), ack: false);
         _protocolFeatures = protocol;
-        Request(VhostUserRequest.SET_OWNER, []);
         if (Negotiated(VhostUserProtocolFeatures.MQ) && ReplyU64(VhostUserRequest.GET_QUEUE_NUM) < VhostUserBackend.QueueCount)
         {
             throw new VhostUserProtocolException("the back-end supports fewer than 2 queues");
@@ -139,42 +152,66 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
             using (theirs)
             {
                 _backendChannel = new VhostUserChannel(mine);
-                Request(VhostUserRequest.SET_BACKEND_REQ_FD, [], [theirs]);
+                Request(VhostUserRequest.SET_BACKEND_REQ_FD, [], ack: true, [theirs]);
             }
             _backendReader = new Thread(ServeBackendChannel) { IsBackground = true, Name = "vhost-user back-end channel" };
             _backendReader.Start();
+        }
+        Request(VhostUserRequest.SET_OWNER, [], ack: false);
+
+        // Each vring's call and error descriptors, before anything else about it.
+        _commandInterrupts = CreateInterrupts(0);
+        _eventInterrupts = CreateInterrupts(1);
+        if (Negotiated(VhostUserProtocolFeatures.SHMEM))
+        {
+            ReserveSharedMemory();
         }
         if (Negotiated(VhostUserProtocolFeatures.CONFIG))
         {
             ReadConfigSpace();
         }
-        if (Negotiated(VhostUserProtocolFeatures.SHMEM))
-        {
-            ReserveSharedMemory();
-        }
 
         Features = required | (_options.NegotiateEventIndex ? offered & VhostUserFeatures.Bit(VhostUserFeatures.VIRTIO_F_RING_EVENT_IDX) : 0);
         EventIndex = (Features & VhostUserFeatures.Bit(VhostUserFeatures.VIRTIO_F_RING_EVENT_IDX)) != 0;
-        Request(VhostUserRequest.SET_FEATURES, VhostUserProtocol.U64(Features));
+        Request(VhostUserRequest.SET_FEATURES, VhostUserProtocol.U64(Features), ack: false);
 
         ShareMemory();
-        SetUpVring(0, CommandQueueLayout, out _commandKick, out _commandInterrupts);
-        SetUpVring(1, EventQueueLayout, out _eventKick, out _eventInterrupts);
+        _commandKick = SetUpVring(0, CommandQueueLayout, _commandInterrupts);
+        _eventKick = SetUpVring(1, EventQueueLayout, _eventInterrupts);
         for (uint i = 0; i < VhostUserBackend.QueueCount; i++)
         {
-            Request(VhostUserRequest.SET_VRING_ENABLE, State(i, 1));
+            Request(VhostUserRequest.SET_VRING_ENABLE, State(i, 1), ack: true);
         }
-        if (_shared is not null && !_sharedMapped.Task.Wait(_options.Timeout))
+        _started = true;
+        if (_shared is not null)
         {
-            throw new TimeoutException($"the back-end did not map shared memory region 0 within {_options.Timeout}");
+            if (!_sharedMapped.Task.Wait(_options.Timeout))
+            {
+                throw new TimeoutException($"the back-end did not map shared memory region 0 within {_options.Timeout}");
+            }
+            SendMemoryTable();
         }
+    }
+
+    /// <summary>SET_VRING_CALL and SET_VRING_ERR of vring <paramref name="index"/>; the error descriptor is
+    /// kept open, never read (nothing here reports ring errors).</summary>
+    private EventFdNotificationSource CreateInterrupts(uint index)
+    {
+        var callFd = EventFd.Create();
+        var interrupts = new EventFdNotificationSource(callFd, $"vhost-user call {index}");
+        _owned.Add(interrupts);
+        Request(VhostUserRequest.SET_VRING_CALL, VhostUserProtocol.U64(index), ack: true, [callFd]);
+        var errorFd = EventFd.Create();
+        _owned.Add(errorFd);
+        Request(VhostUserRequest.SET_VRING_ERR, VhostUserProtocol.U64(index), ack: true, [errorFd]);
+        return interrupts;
     }
 
     private void ReadConfigSpace()
     {
         var request = new byte[VhostUserProtocol.ConfigHeaderSize + ConfigSpace.Size];
         MemoryMarshal.Write(request.AsSpan(4), (uint)ConfigSpace.Size);
-        var reply = Request(VhostUserRequest.GET_CONFIG, request, expectReply: true)!;
+        var reply = Request(VhostUserRequest.GET_CONFIG, request, expectReply: true, fds: null)!;
         if (reply.Length != request.Length)
         {
             throw new VhostUserProtocolException($"GET_CONFIG answered {reply.Length} bytes for a {request.Length}-byte request (0 means refused)");
@@ -184,7 +221,7 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
 
     private void ReserveSharedMemory()
     {
-        var reply = Request(VhostUserRequest.GET_SHMEM_CONFIG, [], expectReply: true)!;
+        var reply = Request(VhostUserRequest.GET_SHMEM_CONFIG, [], expectReply: true, fds: null)!;
         if (reply.Length != VhostUserProtocol.SharedMemoryConfigSize)
         {
             throw new VhostUserProtocolException($"GET_SHMEM_CONFIG answered {reply.Length} bytes, not {VhostUserProtocol.SharedMemoryConfigSize}");
@@ -226,37 +263,60 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
         CommandQueueLayout = command;
         EventQueueLayout = @event;
         BufferArea = (buffers, start + _memoryFile.Length - buffers);
+        SendMemoryTable();
+    }
 
-        var table = new byte[VhostUserProtocol.MemoryTableHeaderSize + VhostUserProtocol.MemoryRegionSize];
-        MemoryMarshal.Write(table, 1u);
-        MemoryMarshal.Write(table.AsSpan(8), in start);
-        MemoryMarshal.Write(table.AsSpan(16), _memoryFile.Length);
-        MemoryMarshal.Write(table.AsSpan(24), (ulong)_memoryFile.Mapping.Address);
-        MemoryMarshal.Write(table.AsSpan(32), 0UL);
-        Request(VhostUserRequest.SET_MEM_TABLE, table, [_memoryFile.Descriptor]);
+    /// <summary>
+    /// SET_MEM_TABLE of the guest memory, and once SHMEM_MAP has placed the back-end's memfd in shared
+    /// memory region 0, of that too, at a guest address past the memory aligned to 1 GiB (QEMU puts it
+    /// where the BAR of the region is, and sends this table right after acknowledging SHMEM_MAP).
+    /// </summary>
+    private void SendMemoryTable()
+    {
+        var shared = _sharedFile is not null && _sharedMapped.Task.IsCompleted;
+        var count = shared ? 2u : 1u;
+        var table = new byte[VhostUserProtocol.MemoryTableHeaderSize + (int)count * VhostUserProtocol.MemoryRegionSize];
+        MemoryMarshal.Write(table, in count);
+        WriteRegion(table.AsSpan(VhostUserProtocol.MemoryTableHeaderSize), _options.GuestAddress, _memoryFile!.Length, (ulong)_memoryFile.Mapping.Address);
+        if (!shared)
+        {
+            Request(VhostUserRequest.SET_MEM_TABLE, table, ack: true, [_memoryFile.Descriptor]);
+            return;
+        }
+        var sharedGuestAddress = Align(_options.GuestAddress + _memoryFile.Length, 1UL << 30);
+        WriteRegion(table.AsSpan(VhostUserProtocol.MemoryTableHeaderSize + VhostUserProtocol.MemoryRegionSize), sharedGuestAddress, _sharedLength, (ulong)_sharedBase);
+        Request(VhostUserRequest.SET_MEM_TABLE, table, ack: true, [_memoryFile.Descriptor, _sharedFile!]);
+    }
+
+    private static void WriteRegion(Span<byte> region, ulong guest, ulong size, ulong user)
+    {
+        MemoryMarshal.Write(region, in guest);
+        MemoryMarshal.Write(region.Slice(8), in size);
+        MemoryMarshal.Write(region.Slice(16), in user);
+        MemoryMarshal.Write(region.Slice(24), 0UL); // mmap offset
     }
 
     private static ulong Align(ulong value, ulong alignment) => (value + alignment - 1) / alignment * alignment;
 
-    private void SetUpVring(uint index, SplitQueueLayout layout, out EventFdNotifier kick, out EventFdNotificationSource interrupts)
+    private EventFdNotifier SetUpVring(uint index, SplitQueueLayout layout, EventFdNotificationSource interrupts)
     {
-        Request(VhostUserRequest.SET_VRING_NUM, State(index, layout.Size));
-        Request(VhostUserRequest.SET_VRING_BASE, State(index, 0));
+        Request(VhostUserRequest.SET_VRING_NUM, State(index, layout.Size), ack: false);
+        Request(VhostUserRequest.SET_VRING_BASE, State(index, 0), ack: false);
         var address = new byte[VhostUserProtocol.VringAddressSize];
         MemoryMarshal.Write(address, in index);
         MemoryMarshal.Write(address.AsSpan(8), UserAddress(layout.DescriptorTable));
         MemoryMarshal.Write(address.AsSpan(16), UserAddress(layout.UsedRing));
         MemoryMarshal.Write(address.AsSpan(24), UserAddress(layout.AvailableRing));
-        Request(VhostUserRequest.SET_VRING_ADDR, address);
+        // The log address is meaningless without VHOST_VRING_F_LOG; QEMU puts the used ring's guest address there.
+        MemoryMarshal.Write(address.AsSpan(32), layout.UsedRing);
+        Request(VhostUserRequest.SET_VRING_ADDR, address, ack: false);
 
         var kickFd = EventFd.Create();
-        kick = new EventFdNotifier(kickFd);
+        var kick = new EventFdNotifier(kickFd);
         _owned.Add(kick);
-        Request(VhostUserRequest.SET_VRING_KICK, VhostUserProtocol.U64(index), [kickFd]);
-        var callFd = EventFd.Create();
-        interrupts = new EventFdNotificationSource(callFd, $"vhost-user call {index}");
-        _owned.Add(interrupts);
-        Request(VhostUserRequest.SET_VRING_CALL, VhostUserProtocol.U64(index), [callFd]);
+        Request(VhostUserRequest.SET_VRING_KICK, VhostUserProtocol.U64(index), ack: true, [kickFd]);
+        Request(VhostUserRequest.SET_VRING_CALL, VhostUserProtocol.U64(index), ack: true, [interrupts.Descriptor]);
+        return kick;
     }
 
     private ulong UserAddress(ulong guest) => (ulong)_memoryFile!.Mapping.Address + (guest - _options.GuestAddress);
@@ -272,15 +332,19 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
 
     private ulong ReplyU64(uint request)
     {
-        var reply = Request(request, [], expectReply: true)!;
+        var reply = Request(request, [], expectReply: true, fds: null)!;
         return reply.Length == 8 ? MemoryMarshal.Read<ulong>(reply) : throw new VhostUserProtocolException($"request {request}: a u64 reply is 8 bytes, not {reply.Length}");
     }
 
+    /// <summary>Sends a request that has no reply of its own; with <paramref name="ack"/> and REPLY_ACK
+    /// negotiated it sets need_reply, waits for the ack and throws when it is not 0.</summary>
+    private void Request(uint request, byte[] payload, bool ack, UnixFileDescriptor[]? fds = null) =>
+        Request(request, payload, expectReply: false, fds, ack && Negotiated(VhostUserProtocolFeatures.REPLY_ACK));
+
     /// <summary>Sends a request; returns the reply payload when one is expected, else waits for the ack
-    /// when REPLY_ACK is negotiated and throws when it is not 0.</summary>
-    private byte[]? Request(uint request, byte[] payload, UnixFileDescriptor[]? fds = null, bool expectReply = false)
+    /// when <paramref name="ack"/> and throws when it is not 0.</summary>
+    private byte[]? Request(uint request, byte[] payload, bool expectReply, UnixFileDescriptor[]? fds, bool ack = false)
     {
-        var ack = !expectReply && Negotiated(VhostUserProtocolFeatures.REPLY_ACK);
         _channel.Send(request, VhostUserProtocol.Version | (ack ? VhostUserProtocol.NeedReplyFlag : 0), payload, fds);
         if (!expectReply && !ack)
         {
@@ -325,6 +389,11 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
                 {
                     channel.Send(message.Request, VhostUserProtocol.Version | VhostUserProtocol.ReplyFlag, VhostUserProtocol.U64(status));
                 }
+                // Only now: the memory table that follows must reach the back-end after this ack, as QEMU's does.
+                if (message.Request == VhostUserBackendRequest.SHMEM_MAP && status == 0 && _sharedFile is not null)
+                {
+                    _sharedMapped.TrySetResult();
+                }
             }
         }
         catch (Exception error) when (error is VhostUserProtocolException or System.IO.IOException or ObjectDisposedException)
@@ -349,11 +418,13 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
 
     private ulong Map(VhostUserMessage message)
     {
-        using var fd = message.TakeFileDescriptor(0);
+        var fd = message.TakeFileDescriptor(0);
         if (fd is null || !TryReadMmap(message, out var fdOffset, out var shmOffset, out var length, out var flags))
         {
+            fd?.Dispose();
             return 1;
         }
+        using var owned = fd;
         lock (_sharedGate)
         {
             foreach (var (offset, mapped) in _sharedMappings)
@@ -371,9 +442,10 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
                 return 1;
             }
             _sharedMappings.Add((shmOffset, length));
-            if (shmOffset == 0 && length == _sharedLength)
+            if (shmOffset == 0 && fdOffset == 0 && length == _sharedLength && _sharedFile is null)
             {
-                _sharedMapped.TrySetResult();
+                // The whole region from one file: kept to pass back in the memory table.
+                _sharedFile = new UnixFileDescriptor(LibC.Check(LibC.Fcntl(raw.Fd, LibC.F_DUPFD_CLOEXEC, 0), "fcntl(F_DUPFD_CLOEXEC)"));
             }
         }
         return 0;
@@ -397,9 +469,35 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
         }
     }
 
+    /// <summary>Stops the device as QEMU does before it disconnects: both rings disabled, then their
+    /// GET_VRING_BASE. Best effort: a back-end that is gone or slow ends it.</summary>
+    private void Stop()
+    {
+        if (!_started)
+        {
+            return;
+        }
+        _started = false;
+        try
+        {
+            for (uint i = 0; i < VhostUserBackend.QueueCount; i++)
+            {
+                Request(VhostUserRequest.SET_VRING_ENABLE, State(i, 0), ack: true);
+            }
+            for (uint i = 0; i < VhostUserBackend.QueueCount; i++)
+            {
+                Request(VhostUserRequest.GET_VRING_BASE, State(i, 0), expectReply: true, fds: null);
+            }
+        }
+        catch (Exception error) when (error is VhostUserProtocolException or System.IO.IOException or TimeoutException or ObjectDisposedException)
+        {
+        }
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {
+        Stop();
         _channel.Dispose();
         _backendChannel?.Shutdown();
         _backendReader?.Join(TimeSpan.FromSeconds(5));
@@ -410,6 +508,7 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
         }
         _memory?.Dispose();
         _memoryFile?.Dispose();
+        _sharedFile?.Dispose();
         _shared?.Dispose();
         if (_sharedBase != null)
         {

@@ -1,10 +1,12 @@
 namespace VirtioMedia.Runtime.VhostUser;
 
 /// <summary>
-/// Numbers of the vhost-user protocol, as QEMU's docs/interop/vhost-user.rst defines them (the
-/// revision that adds VIRTIO Shared Memory Regions: GET_SHMEM_CONFIG, BACKEND_SHMEM_MAP/UNMAP and
-/// VHOST_USER_PROTOCOL_F_SHMEM). All integers are in the machine's byte order ("Message
-/// Specification": "All numbers are in the machine native byte order").
+/// Numbers of the vhost-user protocol as the specification shipped with QEMU 11 defines them
+/// (docs/interop/vhost-user.rst, installed by Debian's qemu-system-common 1:11.1.3 as
+/// interop/vhost-user.html): the released revision with VIRTIO Shared Memory Regions
+/// (GET_SHMEM_CONFIG 44, BACKEND_SHMEM_MAP 9 and UNMAP 10, protocol feature bit 22), not the
+/// earlier drafts of that series, which numbered the feature 20. All integers are in the machine's
+/// byte order ("Message Specification": "All numbers are in the machine native byte order").
 /// </summary>
 public static class VhostUserProtocol
 {
@@ -125,8 +127,16 @@ public static class VhostUserProtocolFeatures
     /// <summary>VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD.</summary>
     public const int BACKEND_SEND_FD = 10;
 
-    /// <summary>VHOST_USER_PROTOCOL_F_SHMEM.</summary>
-    public const int SHMEM = 20;
+    /// <summary>VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT (never offered; QEMU 11 clears it for
+    /// devices that do not ask for it). Drafts of the shared memory series used this number for SHMEM.</summary>
+    public const int GET_VRING_BASE_INFLIGHT = 20;
+
+    /// <summary>VHOST_USER_PROTOCOL_F_GPA_ADDRESSES (never offered: ring addresses stay user addresses).</summary>
+    public const int GPA_ADDRESSES = 21;
+
+    /// <summary>VHOST_USER_PROTOCOL_F_SHMEM, bit 22 (the specification's list of defines names it
+    /// VHOST_USER_PROTOCOL_F_SHMEM_MAP; its message sections call it F_SHMEM).</summary>
+    public const int SHMEM = 22;
 }
 
 /// <summary>Front-end message types (vhost-user.rst, "Front-end message types", the :id: of each).</summary>

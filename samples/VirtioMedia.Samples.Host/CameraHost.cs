@@ -31,6 +31,7 @@ internal static class CameraHost
                 Config = configBytes,
                 SharedMemorySize = settings.SharedMemoryBytes,
                 Log = message => log.LogDebug("vhost-user: {Message}", message),
+                Trace = settings.TraceVhostUser ? line => log.LogInformation("vhost-user trace: {Line}", line) : null,
             },
             (transport, token) => ServeDeviceAsync(camera, transport, log, token));
 

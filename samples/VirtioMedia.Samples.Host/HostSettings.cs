@@ -11,5 +11,7 @@ internal sealed class HostSettings
 
     public ulong SharedMemoryBytes { get; init; } = 256UL << 20;
 
+    public bool TraceVhostUser { get; init; }
+
     public CameraOptions Camera { get; init; } = new();
 }

@@ -20,11 +20,12 @@ internal static class Program
         var fast = new Option<bool>("--fast") { Description = "Produce frames as fast as buffers are queued instead of at the frame interval" };
         var fillOnly = new Option<bool>("--fill-only") { Description = "Copy one precomputed frame into every buffer instead of rendering the moving pattern (benchmarks)" };
         var frameLimit = new Option<long>("--frame-limit") { Description = "End each stream after this many frames (V4L2_EVENT_EOS); 0 for no limit" };
-        var sharedMemory = new Option<int>("--shared-memory-mib") { Description = "Size of shared memory region 0 (MMAP buffers), in MiB", DefaultValueFactory = _ => 256 };
+        var sharedMemory = new Option<int>("--shared-memory-mib") { Description = "Size of shared memory region 0 (MMAP buffers), in MiB; 0 for none (vhost-user SHMEM is then not offered)", DefaultValueFactory = _ => 256 };
+        var trace = new Option<bool>("--trace-vhost-user") { Description = "Log every vhost-user message (request, flags, size, descriptor count, payload in hex) to standard error" };
 
         var root = new RootCommand("Serves a virtual V4L2 camera (virtio-media device) over a vhost-user socket.")
         {
-            socket, card, logLevel, exitOnDisconnect, fast, fillOnly, frameLimit, sharedMemory,
+            socket, card, logLevel, exitOnDisconnect, fast, fillOnly, frameLimit, sharedMemory, trace,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -32,7 +33,8 @@ internal static class Program
             {
                 SocketPath = parse.GetValue(socket)!,
                 ExitOnDisconnect = parse.GetValue(exitOnDisconnect),
-                SharedMemoryBytes = (ulong)Math.Max(1, parse.GetValue(sharedMemory)) << 20,
+                SharedMemoryBytes = (ulong)Math.Max(0, parse.GetValue(sharedMemory)) << 20,
+                TraceVhostUser = parse.GetValue(trace),
                 Camera = new CameraOptions
                 {
                     Card = parse.GetValue(card) ?? new CameraOptions().Card,

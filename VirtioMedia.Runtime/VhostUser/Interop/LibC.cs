@@ -36,6 +36,9 @@ internal static unsafe partial class LibC
     public const uint MFD_ALLOW_SEALING = 2;
 
     public const int F_ADD_SEALS = 1033;
+
+    /// <summary>fcntl: duplicate a descriptor with close-on-exec set.</summary>
+    public const int F_DUPFD_CLOEXEC = 1030;
     public const int F_GET_SEALS = 1034;
     public const int F_SEAL_SHRINK = 0x0002;
 
@@ -156,6 +159,14 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Library, EntryPoint = "munmap", SetLastError = true)]
     public static partial int Munmap(void* address, nuint length);
+
+    // struct stat differs between architectures, but st_dev and st_ino are its first two 64-bit
+    // fields on x86-64 and on the generic layout (arm64) alike; the buffer is larger than either.
+    [LibraryImport(Library, EntryPoint = "fstat", SetLastError = true)]
+    public static partial int Fstat(int fd, byte* stat);
+
+    /// <summary>Bytes enough for a struct stat on every 64-bit Linux.</summary>
+    public const int StatBufferSize = 256;
 
     [LibraryImport(Library, EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Unlink(string path);

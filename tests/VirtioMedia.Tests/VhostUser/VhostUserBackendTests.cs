@@ -61,10 +61,9 @@ public sealed class VhostUserBackendTests
             var features = client.CallU64(GetFeatures, RawFrontend.Version, []);
             Assert.AreEqual((1UL << 32) | (1UL << 30) | (1UL << 29), features, "VERSION_1, PROTOCOL_FEATURES, EVENT_IDX");
             var protocol = client.CallU64(GetProtocolFeatures, RawFrontend.Version, []);
-            foreach (var bit in new[] { 0, 3, 5, 9, 10, 20 })
-            {
-                Assert.AreNotEqual(0UL, protocol & (1UL << bit), $"protocol feature bit {bit}");
-            }
+            // MQ 0, REPLY_ACK 3, BACKEND_REQ 5, CONFIG 9, BACKEND_SEND_FD 10, SHMEM 22 (QEMU 11's
+            // vhost-user.rst); 20 is GET_VRING_BASE_INFLIGHT and 21 GPA_ADDRESSES, neither offered.
+            Assert.AreEqual((1UL << 0) | (1UL << 3) | (1UL << 5) | (1UL << 9) | (1UL << 10) | (1UL << 22), protocol);
 
             // Before REPLY_ACK is negotiated need_reply is ignored: SET_PROTOCOL_FEATURES has no reply...
             client.Send(SetProtocolFeatures, RawFrontend.Version, RawFrontend.U64(protocol));
@@ -319,6 +318,9 @@ public sealed class VhostUserBackendTests
         notifier.Notify();
         notifier.Notify();
         notifier.Notify();
+        // Time for the watcher to read all three: a kick it reads after the first wait has woken counts
+        // for the next wait, which is right, but not what this test is about.
+        await Task.Delay(100);
         await source.WaitAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
         using var quiet = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
         await Assert.ThrowsAsync<OperationCanceledException>(async () => await source.WaitAsync(quiet.Token));
