@@ -53,7 +53,8 @@ internal static class CameraHost
         {
             await output.WriteLineAsync($"listening on {settings.SocketPath}").ConfigureAwait(false);
             await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-            log.LogInformation("serving \"{Card}\" on {Socket} (fast: {Fast}, frame limit: {Limit})", settings.Camera.Card, settings.SocketPath, settings.Camera.Fast, settings.Camera.FrameLimit);
+            log.LogInformation("serving \"{Card}\" on {Socket} (api: {Api}, memory: {Memory}, shared memory: {SharedMemory} bytes, fast: {Fast}, frame limit: {Limit})",
+                settings.Camera.Card, settings.SocketPath, settings.Camera.Api, settings.Camera.Memory, settings.SharedMemoryBytes, settings.Camera.Fast, settings.Camera.FrameLimit);
             while (!cancellationToken.IsCancellationRequested)
             {
                 VhostUserChannel channel;

@@ -20,25 +20,45 @@ internal static class Program
         var fast = new Option<bool>("--fast") { Description = "Produce frames as fast as buffers are queued instead of at the frame interval" };
         var fillOnly = new Option<bool>("--fill-only") { Description = "Copy one precomputed frame into every buffer instead of rendering the moving pattern (benchmarks)" };
         var frameLimit = new Option<long>("--frame-limit") { Description = "End each stream after this many frames (V4L2_EVENT_EOS); 0 for no limit" };
-        var sharedMemory = new Option<int>("--shared-memory-mib") { Description = "Size of shared memory region 0 (MMAP buffers), in MiB", DefaultValueFactory = _ => 256 };
+        var sharedMemory = new Option<int>("--shared-memory-mib") { Description = "Size of shared memory region 0 (MMAP buffers), in MiB; 0 for no region (then no MMAP buffers)", DefaultValueFactory = _ => 256 };
+        var api = new Option<string>("--api") { Description = "Capture API of the node: single-planar (YUYV, NV12, RGB24) or multi-planar (NV12M, YUYV, NV12, RGB24)", DefaultValueFactory = _ => "single-planar" };
+        api.AcceptOnlyFromAmong("single-planar", "multi-planar");
+        var memory = new Option<string>("--memory") { Description = "Buffer memory types accepted, a comma list of mmap, shared-pages, virtio-object", DefaultValueFactory = _ => "mmap,shared-pages,virtio-object" };
+        memory.Validators.Add(result =>
+        {
+            if (!HostSettings.TryParseMemory(result.GetValueOrDefault<string>() ?? "", out _, out var error))
+            {
+                result.AddError(error);
+            }
+        });
 
         var root = new RootCommand("Serves a virtual V4L2 camera (virtio-media device) over a vhost-user socket.")
         {
-            socket, card, logLevel, exitOnDisconnect, fast, fillOnly, frameLimit, sharedMemory,
+            socket, card, logLevel, exitOnDisconnect, fast, fillOnly, frameLimit, sharedMemory, api, memory,
         };
+        sharedMemory.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 0)
+            {
+                result.AddError("--shared-memory-mib takes 0 or more");
+            }
+        });
         root.SetAction(async (parse, cancellationToken) =>
         {
+            HostSettings.TryParseMemory(parse.GetValue(memory)!, out var memoryTypes, out _);
             var settings = new HostSettings
             {
                 SocketPath = parse.GetValue(socket)!,
                 ExitOnDisconnect = parse.GetValue(exitOnDisconnect),
-                SharedMemoryBytes = (ulong)Math.Max(1, parse.GetValue(sharedMemory)) << 20,
+                SharedMemoryBytes = (ulong)parse.GetValue(sharedMemory) << 20,
                 Camera = new CameraOptions
                 {
                     Card = parse.GetValue(card) ?? new CameraOptions().Card,
                     Fast = parse.GetValue(fast),
                     FillOnly = parse.GetValue(fillOnly),
                     FrameLimit = Math.Max(0, parse.GetValue(frameLimit)),
+                    Api = parse.GetValue(api) == "multi-planar" ? CameraApi.MultiPlanar : CameraApi.SinglePlanar,
+                    Memory = memoryTypes,
                 },
             };
             using var loggers = LoggerFactory.Create(builder => builder
