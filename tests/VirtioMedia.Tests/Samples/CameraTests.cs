@@ -414,10 +414,10 @@ public sealed class CameraTests
 
         public DriverEndpoint Driver { get; }
 
-        public static Rig Start(CameraOptions? options = null, VirtioObjectRegistry? objects = null)
+        public static Rig Start(CameraOptions? options = null, VirtioObjectRegistry? objects = null, ulong sharedMemorySize = 24 << 20)
         {
             var camera = new VirtualCamera(options ?? new CameraOptions { Fast = true });
-            var transport = new InProcessTransport(guestMemorySize: 24 << 20, sharedMemorySize: 24 << 20);
+            var transport = new InProcessTransport(guestMemorySize: 24 << 20, sharedMemorySize: sharedMemorySize);
             var device = camera.CreateEndpoint(transport, objects);
             transport.Config = device.Config;
             var driver = DriverEndpoint.Start(transport.Driver, new DriverEndpointOptions { CommandTimeout = TimeSpan.FromSeconds(5) });
