@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using VirtioMedia.Runtime.Device;
 
 namespace VirtioMedia.Samples.Camera;
@@ -10,6 +11,12 @@ public sealed class CameraOptions
 
     /// <summary>The capture API the node exposes (single-planar by default).</summary>
     public CameraApi Api { get; init; } = CameraApi.SinglePlanar;
+
+    /// <summary>
+    /// The pixel formats the node offers, in ENUM_FMT order (the first is the initial format): a subset of those of
+    /// <see cref="Api"/> (<see cref="CameraFormats.PixelFormatsFor"/>), or null for all of them.
+    /// </summary>
+    public IReadOnlyList<uint>? PixelFormats { get; init; }
 
     /// <summary>
     /// The buffer memory types REQBUFS and CREATE_BUFS accept (all by default). MMAP is left out in any case when the

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Text;
 using VirtioMedia.Abi;
 using VirtioMedia.Runtime.Device;
@@ -10,12 +11,12 @@ public sealed partial class CameraSession
 {
     private uint BufferType => _stream.Queue.Type;
 
-    private CameraApi Api => _camera.Options.Api;
+    private IReadOnlyList<uint> Formats => _camera.PixelFormats;
 
     /// <inheritdoc/>
     public override int VIDIOC_ENUM_FMT(DeviceIoctlContext context, ref v4l2_fmtdesc payload)
     {
-        var formats = CameraFormats.PixelFormatsFor(Api);
+        var formats = Formats;
         if (payload.type != BufferType || payload.index >= formats.Count)
         {
             return Constants.EINVAL;
@@ -76,8 +77,8 @@ public sealed partial class CameraSession
             return Constants.EINVAL;
         }
         format = BufferType == Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE
-            ? FrameFormat.Negotiate(BufferType, payload.fmt.pix_mp.pixelformat, payload.fmt.pix_mp.width, payload.fmt.pix_mp.height)
-            : FrameFormat.Negotiate(BufferType, payload.fmt.pix.pixelformat, payload.fmt.pix.width, payload.fmt.pix.height);
+            ? FrameFormat.Negotiate(Formats, payload.fmt.pix_mp.pixelformat, payload.fmt.pix_mp.width, payload.fmt.pix_mp.height)
+            : FrameFormat.Negotiate(Formats, payload.fmt.pix.pixelformat, payload.fmt.pix.width, payload.fmt.pix.height);
         Write(format, ref payload);
         return 0;
     }
@@ -99,7 +100,7 @@ public sealed partial class CameraSession
     /// <inheritdoc/>
     public override int VIDIOC_ENUM_FRAMESIZES(DeviceIoctlContext context, ref v4l2_frmsizeenum payload)
     {
-        if (!CameraFormats.IsSupported(payload.pixel_format, Api) || payload.index >= CameraFormats.FrameSizes.Count)
+        if (!Contains(Formats, payload.pixel_format) || payload.index >= CameraFormats.FrameSizes.Count)
         {
             return Constants.EINVAL;
         }
@@ -116,7 +117,7 @@ public sealed partial class CameraSession
     {
         // Any size S_FMT would keep unchanged has the same intervals; other sizes have none
         // (v4l2-test-formats.cpp, testEnumFrameSizes asks for width + 1 and expects EINVAL).
-        if (!CameraFormats.IsSupported(payload.pixel_format, Api) || payload.index >= CameraFormats.FrameRates.Count
+        if (!Contains(Formats, payload.pixel_format) || payload.index >= CameraFormats.FrameRates.Count
             || CameraFormats.ClampSize(payload.width, payload.height) != ((int)payload.width, (int)payload.height))
         {
             return Constants.EINVAL;
@@ -169,6 +170,18 @@ public sealed partial class CameraSession
             FillParm(ref payload.parm.capture);
         }
         return 0;
+    }
+
+    private static bool Contains(IReadOnlyList<uint> formats, uint pixelformat)
+    {
+        for (var i = 0; i < formats.Count; i++)
+        {
+            if (formats[i] == pixelformat)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     // No read() I/O, so readbuffers stays 0; reserved fields are zeroed (v4l2-test-formats.cpp, testParmStruct).

@@ -35,7 +35,7 @@ internal sealed partial class CameraStream
             memory &= ~MemoryTypes.Mmap;
         }
         Queue = new BufferQueue(camera.BufferType, memory, CameraSession.MaxBuffers);
-        Format = FrameFormat.Negotiate(camera.BufferType, CameraFormats.PixelFormatsFor(camera.Options.Api)[0], 640, 480);
+        Format = FrameFormat.Negotiate(camera.PixelFormats, camera.PixelFormats[0], 640, 480);
     }
 
     /// <summary>Guards the format, the queue and the stream: ioctls run on the sessions' turns, frames on the producer task.</summary>

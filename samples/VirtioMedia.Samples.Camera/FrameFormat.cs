@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using VirtioMedia.Abi;
 
 namespace VirtioMedia.Samples.Camera;
@@ -59,9 +61,16 @@ public readonly record struct FrameFormat
     public static FrameFormat Negotiate(uint bufferType, uint pixelformat, long width, long height)
     {
         var api = bufferType == Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE ? CameraApi.MultiPlanar : CameraApi.SinglePlanar;
-        if (!CameraFormats.IsSupported(pixelformat, api))
+        return Negotiate(CameraFormats.PixelFormatsFor(api), pixelformat, width, height);
+    }
+
+    /// <summary>As <see cref="Negotiate(uint, uint, long, long)"/> for a node offering <paramref name="offered"/> (in ENUM_FMT order).</summary>
+    public static FrameFormat Negotiate(IReadOnlyList<uint> offered, uint pixelformat, long width, long height)
+    {
+        ArgumentNullException.ThrowIfNull(offered);
+        if (!offered.Contains(pixelformat))
         {
-            pixelformat = CameraFormats.PixelFormatsFor(api)[0];
+            pixelformat = offered[0];
         }
         var (w, h) = CameraFormats.ClampSize(width, height);
         return new FrameFormat(pixelformat, w, h);

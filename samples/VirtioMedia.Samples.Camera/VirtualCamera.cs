@@ -24,11 +24,15 @@ public sealed class VirtualCamera
     public VirtualCamera(CameraOptions? options = null)
     {
         Options = options ?? new CameraOptions();
+        PixelFormats = OfferedFormats(Options);
         ControlSet = new ControlSet(CameraControls.Definitions) { Changed = Announce };
     }
 
     /// <summary>How the camera behaves.</summary>
     public CameraOptions Options { get; }
+
+    /// <summary>The pixel formats the node offers, in ENUM_FMT order.</summary>
+    public IReadOnlyList<uint> PixelFormats { get; }
 
     /// <summary>What the node can do: capture through <see cref="CameraOptions.Api"/> (only that one), streaming I/O.</summary>
     public uint DeviceCaps => (uint)((Options.Api == CameraApi.MultiPlanar ? Constants.V4L2_CAP_VIDEO_CAPTURE_MPLANE : Constants.V4L2_CAP_VIDEO_CAPTURE)
@@ -84,6 +88,27 @@ public sealed class VirtualCamera
         {
             stream.Reset();
         }
+    }
+
+    private static uint[] OfferedFormats(CameraOptions options)
+    {
+        var all = CameraFormats.PixelFormatsFor(options.Api);
+        if (options.PixelFormats is null)
+        {
+            return [.. all];
+        }
+        if (options.PixelFormats.Count == 0)
+        {
+            throw new ArgumentException("the camera needs at least one pixel format", nameof(options));
+        }
+        foreach (var format in options.PixelFormats)
+        {
+            if (!CameraFormats.IsSupported(format, options.Api))
+            {
+                throw new ArgumentException($"pixel format 0x{format:X8} is not offered through the {options.Api} API", nameof(options));
+            }
+        }
+        return [.. options.PixelFormats];
     }
 
     internal void Forget(CameraSession session)

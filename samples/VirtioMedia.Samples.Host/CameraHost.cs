@@ -17,7 +17,17 @@ internal static class CameraHost
 {
     public static async Task<int> RunAsync(HostSettings settings, ILogger log, TextWriter output, CancellationToken cancellationToken)
     {
-        var camera = new VirtualCamera(settings.Camera);
+        VirtualCamera camera;
+        try
+        {
+            camera = new VirtualCamera(settings.Camera);
+        }
+        catch (ArgumentException exception)
+        {
+            // For one, --formats naming a format the chosen --api does not offer.
+            log.LogError("{Message}", exception.Message);
+            return 2;
+        }
         var configBytes = new byte[Unsafe.SizeOf<virtio_media_config>()];
         var config = camera.Config;
         if (!ConfigSpace.TryEncode(in config, configBytes))

@@ -24,6 +24,14 @@ internal static class Program
         var api = new Option<string>("--api") { Description = "Capture API of the node: single-planar (YUYV, NV12, RGB24) or multi-planar (NV12M, YUYV, NV12, RGB24)", DefaultValueFactory = _ => "single-planar" };
         api.AcceptOnlyFromAmong("single-planar", "multi-planar");
         var memory = new Option<string>("--memory") { Description = "Buffer memory types accepted, a comma list of mmap, shared-pages, virtio-object", DefaultValueFactory = _ => "mmap,shared-pages,virtio-object" };
+        var formats = new Option<string>("--formats") { Description = "Pixel formats offered, a comma list in ENUM_FMT order (YUYV, NV12, NV12M, RGB24; those of the API); all of the API's when absent" };
+        formats.Validators.Add(result =>
+        {
+            if (!HostSettings.TryParseFormats(result.GetValueOrDefault<string>() ?? "", out _, out var error))
+            {
+                result.AddError(error);
+            }
+        });
         memory.Validators.Add(result =>
         {
             if (!HostSettings.TryParseMemory(result.GetValueOrDefault<string>() ?? "", out _, out var error))
@@ -34,7 +42,7 @@ internal static class Program
 
         var root = new RootCommand("Serves a virtual V4L2 camera (virtio-media device) over a vhost-user socket.")
         {
-            socket, card, logLevel, exitOnDisconnect, fast, fillOnly, frameLimit, sharedMemory, api, memory,
+            socket, card, logLevel, exitOnDisconnect, fast, fillOnly, frameLimit, sharedMemory, api, memory, formats,
         };
         sharedMemory.Validators.Add(result =>
         {
@@ -46,6 +54,12 @@ internal static class Program
         root.SetAction(async (parse, cancellationToken) =>
         {
             HostSettings.TryParseMemory(parse.GetValue(memory)!, out var memoryTypes, out _);
+            var formatList = parse.GetValue(formats);
+            uint[]? pixelFormats = null;
+            if (formatList is not null)
+            {
+                HostSettings.TryParseFormats(formatList, out pixelFormats, out _);
+            }
             var settings = new HostSettings
             {
                 SocketPath = parse.GetValue(socket)!,
@@ -59,6 +73,7 @@ internal static class Program
                     FrameLimit = Math.Max(0, parse.GetValue(frameLimit)),
                     Api = parse.GetValue(api) == "multi-planar" ? CameraApi.MultiPlanar : CameraApi.SinglePlanar,
                     Memory = memoryTypes,
+                    PixelFormats = pixelFormats,
                 },
             };
             using var loggers = LoggerFactory.Create(builder => builder
