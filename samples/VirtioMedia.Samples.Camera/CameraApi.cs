@@ -6,9 +6,9 @@ namespace VirtioMedia.Samples.Camera;
 /// </summary>
 public enum CameraApi
 {
-    /// <summary>V4L2_BUF_TYPE_VIDEO_CAPTURE: YUYV, NV12 and RGB24, one memory plane each.</summary>
+    /// <summary>V4L2_BUF_TYPE_VIDEO_CAPTURE: YUYV, RGB24 and NV12, one memory plane each.</summary>
     SinglePlanar,
 
-    /// <summary>V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE: NV12M with two memory planes, and YUYV, NV12 and RGB24 with one.</summary>
+    /// <summary>V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE: YUYV, RGB24 and NV12 with one memory plane, NV12M with two.</summary>
     MultiPlanar,
 }

@@ -34,20 +34,22 @@ public static class CameraFormats
         Constants.V4L2_PIX_FMT_RGB24,
     ];
 
+    // NV12 and NV12M come last: Linux 6.1's V4L2 core names them "Y/UV 4:2:0" and "Y/UV 4:2:0 (N-C)", while
+    // v4l2-compliance 1.22.1 (Debian bookworm's) expects "Y/CbCr 4:2:0"; it stops enumerating at the first
+    // mismatch, so the formats before them are still checked.
     private static readonly uint[] SinglePlanarFormats =
     [
         Constants.V4L2_PIX_FMT_YUYV,
-        Constants.V4L2_PIX_FMT_NV12,
         Constants.V4L2_PIX_FMT_RGB24,
+        Constants.V4L2_PIX_FMT_NV12,
     ];
 
-    // NV12M first: the multi-planar node starts in the one format only it can offer.
     private static readonly uint[] MultiPlanarFormats =
     [
-        Constants.V4L2_PIX_FMT_NV12M,
         Constants.V4L2_PIX_FMT_YUYV,
-        Constants.V4L2_PIX_FMT_NV12,
         Constants.V4L2_PIX_FMT_RGB24,
+        Constants.V4L2_PIX_FMT_NV12,
+        Constants.V4L2_PIX_FMT_NV12M,
     ];
 
     private static readonly (int Width, int Height)[] Sizes =

@@ -21,7 +21,7 @@ internal static class Program
         var fillOnly = new Option<bool>("--fill-only") { Description = "Copy one precomputed frame into every buffer instead of rendering the moving pattern (benchmarks)" };
         var frameLimit = new Option<long>("--frame-limit") { Description = "End each stream after this many frames (V4L2_EVENT_EOS); 0 for no limit" };
         var sharedMemory = new Option<int>("--shared-memory-mib") { Description = "Size of shared memory region 0 (MMAP buffers), in MiB; 0 for no region (then no MMAP buffers)", DefaultValueFactory = _ => 256 };
-        var api = new Option<string>("--api") { Description = "Capture API of the node: single-planar (YUYV, NV12, RGB24) or multi-planar (NV12M, YUYV, NV12, RGB24)", DefaultValueFactory = _ => "single-planar" };
+        var api = new Option<string>("--api") { Description = "Capture API of the node: single-planar (YUYV, RGB24, NV12) or multi-planar (YUYV, RGB24, NV12, NV12M)", DefaultValueFactory = _ => "single-planar" };
         api.AcceptOnlyFromAmong("single-planar", "multi-planar");
         var memory = new Option<string>("--memory") { Description = "Buffer memory types accepted, a comma list of mmap, shared-pages, virtio-object", DefaultValueFactory = _ => "mmap,shared-pages,virtio-object" };
         var formats = new Option<string>("--formats") { Description = "Pixel formats offered, a comma list in ENUM_FMT order (YUYV, NV12, NV12M, RGB24; those of the API); all of the API's when absent" };

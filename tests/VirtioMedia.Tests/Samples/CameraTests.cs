@@ -27,7 +27,7 @@ public sealed class CameraTests
     {
         await using var rig = Rig.Start();
         var session = await rig.Driver.OpenSessionAsync();
-        Assert.AreEqual(CollectionToString([Constants.V4L2_PIX_FMT_YUYV, Constants.V4L2_PIX_FMT_NV12, Constants.V4L2_PIX_FMT_RGB24]), CollectionToString(await EnumFormatsAsync(session, Capture)));
+        Assert.AreEqual(CollectionToString([Constants.V4L2_PIX_FMT_YUYV, Constants.V4L2_PIX_FMT_RGB24, Constants.V4L2_PIX_FMT_NV12]), CollectionToString(await EnumFormatsAsync(session, Capture)));
         Assert.AreEqual("", CollectionToString(await EnumFormatsAsync(session, CaptureMplane)), "a single-planar node has no multi-planar formats");
         Assert.AreEqual(Constants.EINVAL, (await session.VIDIOC_ENUM_FMT(new v4l2_fmtdesc { type = Constants.V4L2_BUF_TYPE_VIDEO_OUTPUT })).Status);
 
@@ -90,7 +90,7 @@ public sealed class CameraTests
         await using var rig = Rig.Start(new CameraOptions { Fast = true, Api = CameraApi.MultiPlanar });
         Assert.AreEqual((uint)(Constants.V4L2_CAP_VIDEO_CAPTURE_MPLANE | Constants.V4L2_CAP_STREAMING), rig.Driver.Config.device_caps);
         var session = await rig.Driver.OpenSessionAsync();
-        Assert.AreEqual(CollectionToString([Constants.V4L2_PIX_FMT_NV12M, Constants.V4L2_PIX_FMT_YUYV, Constants.V4L2_PIX_FMT_NV12, Constants.V4L2_PIX_FMT_RGB24]),
+        Assert.AreEqual(CollectionToString([Constants.V4L2_PIX_FMT_YUYV, Constants.V4L2_PIX_FMT_RGB24, Constants.V4L2_PIX_FMT_NV12, Constants.V4L2_PIX_FMT_NV12M]),
             CollectionToString(await EnumFormatsAsync(session, CaptureMplane)));
         Assert.AreEqual("", CollectionToString(await EnumFormatsAsync(session, Capture)));
         foreach (var type in new[] { Capture, CaptureMplane })
@@ -100,8 +100,10 @@ public sealed class CameraTests
             Assert.AreEqual(expected, (await session.VIDIOC_G_PARM(new v4l2_streamparm { type = type })).Status, $"G_PARM type {type}");
             Assert.AreEqual(expected, (await session.VIDIOC_REQBUFS(new v4l2_requestbuffers { type = type, memory = Constants.V4L2_MEMORY_MMAP })).Status, $"REQBUFS type {type}");
         }
-        // The initial format is NV12M with its two planes; YUYV is offered as a one-plane multi-planar format.
-        var current = (await session.VIDIOC_G_FMT(new v4l2_format { type = CaptureMplane })).Payload.fmt.pix_mp;
+        // NV12M has two memory planes; YUYV is offered as a one-plane multi-planar format.
+        var nv12m = new v4l2_format { type = CaptureMplane };
+        nv12m.fmt.pix_mp.pixelformat = Constants.V4L2_PIX_FMT_NV12M;
+        var current = (await session.VIDIOC_TRY_FMT(nv12m)).Payload.fmt.pix_mp;
         Assert.AreEqual((Constants.V4L2_PIX_FMT_NV12M, (byte)2), (current.pixelformat, current.num_planes));
         var yuyv = new v4l2_format { type = CaptureMplane };
         yuyv.fmt.pix_mp.pixelformat = Constants.V4L2_PIX_FMT_YUYV;
