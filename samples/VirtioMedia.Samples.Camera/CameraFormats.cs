@@ -34,8 +34,9 @@ public static class CameraFormats
         Constants.V4L2_PIX_FMT_RGB24,
     ];
 
-    // NV12 and NV12M come last: Linux 6.1's V4L2 core names them "Y/UV 4:2:0" and "Y/UV 4:2:0 (N-C)", while
-    // v4l2-compliance 1.22.1 (Debian bookworm's) expects "Y/CbCr 4:2:0"; it stops enumerating at the first
+    // NV12 and NV12M come last: Linux 6.1's V4L2 core names them "Y/UV 4:2:0" and "Y/UV 4:2:0 (N-C)" in ENUM_FMT,
+    // while v4l2-compliance 1.22.1 (Debian bookworm's; utils/common/v4l2-pix-formats.h) still expects
+    // "Y/CbCr 4:2:0", the name v4l-utils 1.24.0 changed to the kernel's. It stops enumerating at the first
     // mismatch, so the formats before them are still checked.
     private static readonly uint[] SinglePlanarFormats =
     [
