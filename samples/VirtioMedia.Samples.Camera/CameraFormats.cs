@@ -98,12 +98,12 @@ public static class CameraFormats
     /// <summary>The buffer type a format is captured through on a node of <see cref="ApiFor"/>.</summary>
     public static uint BufferType(uint pixelformat) => BufferType(ApiFor(pixelformat));
 
-    /// <summary>The description ENUM_FMT gives: the name Linux's V4L2 core has for the fourcc (v4l2-compliance checks that it is not changed).</summary>
+    /// <summary>The description ENUM_FMT gives: the name Linux 6.1's V4L2 core has for the fourcc (it writes its own name over a driver's).</summary>
     public static string Describe(uint pixelformat) => pixelformat switch
     {
         Constants.V4L2_PIX_FMT_YUYV => "YUYV 4:2:2",
-        Constants.V4L2_PIX_FMT_NV12 => "Y/CbCr 4:2:0",
-        Constants.V4L2_PIX_FMT_NV12M => "Y/CbCr 4:2:0 (N-C)",
+        Constants.V4L2_PIX_FMT_NV12 => "Y/UV 4:2:0",
+        Constants.V4L2_PIX_FMT_NV12M => "Y/UV 4:2:0 (N-C)",
         Constants.V4L2_PIX_FMT_RGB24 => "24-bit RGB 8-8-8",
         _ => throw Unsupported(pixelformat),
     };
