@@ -94,6 +94,32 @@ public sealed class CameraComplianceTests
         Assert.AreEqual(0, (await session.VIDIOC_REQBUFS(new v4l2_requestbuffers { type = Capture, memory = Mmap })).Status);
     });
 
+    // v4l2-test-buffers.cpp, setupUserPtr: QBUF of a USERPTR buffer answers the userptr and length it was given,
+    // without the NO_CACHE_* flags the application set; a length below the buffer's size is refused.
+    [TestMethod]
+    public Task QBUF_of_guest_pages_echoes_the_pointer_and_length_and_drops_cache_hints() => Streamer.Guard(async () =>
+    {
+        await using var rig = Rig.Start();
+        var session = await rig.Driver.OpenSessionAsync();
+        Assert.AreEqual(0, (await session.VIDIOC_REQBUFS(new v4l2_requestbuffers { type = Capture, memory = UserPtr, count = 1 })).Status);
+        var info = (await session.VIDIOC_QUERYBUF(new v4l2_buffer { type = Capture, memory = UserPtr })).Payload;
+        using var pages = rig.Driver.AllocateSharedPages(info.length);
+        var extras = new IoctlExtras { SgEntries = pages.SgEntries.ToArray() };
+        const uint hints = Constants.V4L2_BUF_FLAG_NO_CACHE_INVALIDATE | Constants.V4L2_BUF_FLAG_NO_CACHE_CLEAN;
+        var tooShort = new v4l2_buffer { type = Capture, memory = UserPtr, length = info.length - 1, flags = hints };
+        tooShort.m.userptr = 0x7F00_0000_0FF8;
+        using var fewerPages = rig.Driver.AllocateSharedPages(info.length - 1);
+        Assert.AreEqual(Constants.EINVAL, (await session.VIDIOC_QBUF(tooShort, new IoctlExtras { SgEntries = fewerPages.SgEntries.ToArray() })).Status);
+        var request = tooShort;
+        request.length = info.length;
+        var queued = await session.VIDIOC_QBUF(request, extras);
+        Assert.AreEqual(0, queued.Status);
+        Assert.AreEqual((0x7F00_0000_0FF8UL, info.length), (queued.Payload.m.userptr, queued.Payload.length));
+        Assert.AreEqual(Monotonic | Queued, queued.Payload.flags, "no cache hints, no DONE");
+        Assert.AreEqual(0, (await session.VIDIOC_STREAMOFF((int)Capture)).Status);
+        Assert.AreEqual(0, (await session.VIDIOC_REQBUFS(new v4l2_requestbuffers { type = Capture, memory = UserPtr })).Status);
+    });
+
     // v4l2-test-buffers.cpp, testReqBufs: a memory type is valid exactly when its V4L2_BUF_CAP_SUPPORTS_* bit is set
     // ("dmabuf_valid ^ !!(caps & V4L2_BUF_CAP_SUPPORTS_DMABUF)"), and NON_COHERENT is cleared without cache hints.
     [TestMethod]
