@@ -130,11 +130,11 @@ public sealed class BufferQueue
         FreeBuffers(context.Mmap);
         Memory = payload.memory;
         var granted = Allocate(context, Math.Min(payload.count, _maxBuffers), planeSizes);
+        Owner = granted > 0 ? context.Session : null;
         if (payload.count > 0 && granted == 0)
         {
             return Constants.ENOMEM;
         }
-        Owner = granted > 0 ? context.Session : null;
         payload.count = granted;
         payload.capabilities = Capabilities;
         // No cache hints (V4L2_BUF_CAP_SUPPORTS_MMAP_CACHE_HINTS is not offered), so V4L2_MEMORY_FLAG_NON_COHERENT is cleared.
