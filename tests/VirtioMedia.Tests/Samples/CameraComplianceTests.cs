@@ -161,6 +161,20 @@ public sealed class CameraComplianceTests
             "the allocator over a zero-length region has nothing to give");
     });
 
+    // A REQBUFS that gets no MMAP memory answers ENOMEM and leaves the queue free for any session.
+    [TestMethod]
+    public Task A_REQBUFS_that_finds_no_memory_leaves_the_queue_unowned() => Streamer.Guard(async () =>
+    {
+        await using var rig = Rig.Start(sharedMemorySize: 64 << 10);
+        var first = await rig.Driver.OpenSessionAsync();
+        var second = await rig.Driver.OpenSessionAsync();
+        Assert.AreEqual(0, (await first.VIDIOC_REQBUFS(new v4l2_requestbuffers { type = Capture, memory = UserPtr, count = 1 })).Status);
+        // 640x480 YUYV is 600 KiB a buffer: more than the 64 KiB region holds. The USERPTR buffer went first.
+        Assert.AreEqual(Constants.ENOMEM, (await first.VIDIOC_REQBUFS(new v4l2_requestbuffers { type = Capture, memory = Mmap, count = 2 })).Status);
+        Assert.AreEqual(0, (await second.VIDIOC_REQBUFS(new v4l2_requestbuffers { type = Capture, memory = UserPtr, count = 2 })).Status, "not EBUSY");
+        Assert.AreEqual(0, rig.Device.Mmap.LiveBuffers);
+    });
+
     // videobuf2 (vb2_queue_is_busy) and v4l2-test-buffers.cpp, testReqBufs: the queue belongs to the file handle that
     // allocated it: another one gets EBUSY for REQBUFS (also count 0) and CREATE_BUFS, and may allocate once it is free.
     // v4l2-test-formats.cpp, testGlobalFormat: a format set through one file handle is the node's.
