@@ -67,6 +67,12 @@ public sealed class DeviceEndpoint : IAsyncDisposable
     /// <summary>The MMAP buffer allocator over shared memory region 0.</summary>
     public MmapAllocator Mmap { get; }
 
+    /// <summary>
+    /// Whether shared memory region 0 exists (has a length): without it the driver cannot map MMAP buffers, so a
+    /// device should not accept V4L2_MEMORY_MMAP (a transport reports a missing region as one of length 0).
+    /// </summary>
+    public bool SharedMemoryAvailable => Transport.SharedMemory is { Length: > 0 };
+
     /// <summary>The virtio object registry.</summary>
     public VirtioObjectRegistry Objects { get; }
 

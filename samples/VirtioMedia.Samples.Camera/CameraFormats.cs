@@ -5,8 +5,9 @@ using VirtioMedia.Abi;
 namespace VirtioMedia.Samples.Camera;
 
 /// <summary>
-/// What the virtual camera can produce: its pixel formats, frame sizes and frame intervals, and the memory layout
-/// of a frame (bytes per line and bytes per plane). Device and guest share these rules so both agree on every byte.
+/// What the virtual camera can produce: its pixel formats (per capture API), frame sizes and frame intervals, and the
+/// memory layout of a frame (bytes per line and bytes per plane). Device and guest share these rules so both agree on
+/// every byte.
 /// </summary>
 public static class CameraFormats
 {
@@ -33,6 +34,25 @@ public static class CameraFormats
         Constants.V4L2_PIX_FMT_RGB24,
     ];
 
+    // NV12 and NV12M come last: Linux 6.1's V4L2 core names them "Y/UV 4:2:0" and "Y/UV 4:2:0 (N-C)" in ENUM_FMT,
+    // while v4l2-compliance 1.22.1 (Debian bookworm's; utils/common/v4l2-pix-formats.h) still expects
+    // "Y/CbCr 4:2:0", the name v4l-utils 1.24.0 changed to the kernel's. It stops enumerating at the first
+    // mismatch, so the formats before them are still checked.
+    private static readonly uint[] SinglePlanarFormats =
+    [
+        Constants.V4L2_PIX_FMT_YUYV,
+        Constants.V4L2_PIX_FMT_RGB24,
+        Constants.V4L2_PIX_FMT_NV12,
+    ];
+
+    private static readonly uint[] MultiPlanarFormats =
+    [
+        Constants.V4L2_PIX_FMT_YUYV,
+        Constants.V4L2_PIX_FMT_RGB24,
+        Constants.V4L2_PIX_FMT_NV12,
+        Constants.V4L2_PIX_FMT_NV12M,
+    ];
+
     private static readonly (int Width, int Height)[] Sizes =
     [
         (160, 120),
@@ -44,8 +64,11 @@ public static class CameraFormats
 
     private static readonly int[] Rates = [30, 60];
 
-    /// <summary>The pixel formats (fourccs) in enumeration order: YUYV, NV12, NV12M, RGB24.</summary>
+    /// <summary>Every pixel format (fourcc) the camera renders: YUYV, NV12, NV12M, RGB24.</summary>
     public static IReadOnlyList<uint> PixelFormats => Formats;
+
+    /// <summary>The pixel formats ENUM_FMT lists for <paramref name="api"/>, in order; the first is the default.</summary>
+    public static IReadOnlyList<uint> PixelFormatsFor(CameraApi api) => api == CameraApi.MultiPlanar ? MultiPlanarFormats : SinglePlanarFormats;
 
     /// <summary>The discrete frame sizes ENUM_FRAMESIZES lists, smallest first (any even size in range is accepted).</summary>
     public static IReadOnlyList<(int Width, int Height)> FrameSizes => Sizes;
@@ -56,17 +79,26 @@ public static class CameraFormats
     /// <summary>Whether <paramref name="pixelformat"/> is one of <see cref="PixelFormats"/>.</summary>
     public static bool IsSupported(uint pixelformat) => Array.IndexOf(Formats, pixelformat) >= 0;
 
-    /// <summary>Whether the format keeps its planes in separate buffers (the multi-planar API).</summary>
+    /// <summary>Whether <paramref name="pixelformat"/> is offered through <paramref name="api"/>.</summary>
+    public static bool IsSupported(uint pixelformat, CameraApi api) => Array.IndexOf(api == CameraApi.MultiPlanar ? MultiPlanarFormats : SinglePlanarFormats, pixelformat) >= 0;
+
+    /// <summary>Whether the format keeps its planes in separate buffers, so only the multi-planar API offers it.</summary>
     public static bool IsMultiPlanar(uint pixelformat) => pixelformat == Constants.V4L2_PIX_FMT_NV12M;
 
     /// <summary>How many buffers (memory planes) one frame of the format uses.</summary>
     public static int PlaneCount(uint pixelformat) => IsMultiPlanar(pixelformat) ? 2 : 1;
 
-    /// <summary>The buffer type a format is captured through.</summary>
-    public static uint BufferType(uint pixelformat) =>
-        IsMultiPlanar(pixelformat) ? Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE : Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE;
+    /// <summary>The buffer type of <paramref name="api"/>.</summary>
+    public static uint BufferType(CameraApi api) =>
+        api == CameraApi.MultiPlanar ? Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE : Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE;
 
-    /// <summary>A short human-readable description for ENUM_FMT.</summary>
+    /// <summary>The API a node needs to offer <paramref name="pixelformat"/> (single-planar unless the format needs more planes).</summary>
+    public static CameraApi ApiFor(uint pixelformat) => IsMultiPlanar(pixelformat) ? CameraApi.MultiPlanar : CameraApi.SinglePlanar;
+
+    /// <summary>The buffer type a format is captured through on a node of <see cref="ApiFor"/>.</summary>
+    public static uint BufferType(uint pixelformat) => BufferType(ApiFor(pixelformat));
+
+    /// <summary>The description ENUM_FMT gives: the name Linux 6.1's V4L2 core has for the fourcc (it writes its own name over a driver's).</summary>
     public static string Describe(uint pixelformat) => pixelformat switch
     {
         Constants.V4L2_PIX_FMT_YUYV => "YUYV 4:2:2",

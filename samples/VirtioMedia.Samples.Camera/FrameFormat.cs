@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using VirtioMedia.Abi;
 
 namespace VirtioMedia.Samples.Camera;
@@ -52,15 +54,23 @@ public readonly record struct FrameFormat
     public int PlaneSize(int plane) => plane == 0 ? PlaneSize0 : PlaneSize1;
 
     /// <summary>
-    /// The format the camera settles on for a request: the requested pixel format when it fits the buffer type
-    /// (else the type's first format), the size clamped into range and made even.
+    /// The format the camera settles on for a request on a node of buffer type <paramref name="bufferType"/>: the
+    /// requested pixel format when that API offers it (else the API's first format), the size clamped into range and
+    /// made even.
     /// </summary>
     public static FrameFormat Negotiate(uint bufferType, uint pixelformat, long width, long height)
     {
-        var multiPlanar = bufferType == Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
-        if (!CameraFormats.IsSupported(pixelformat) || CameraFormats.IsMultiPlanar(pixelformat) != multiPlanar)
+        var api = bufferType == Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE ? CameraApi.MultiPlanar : CameraApi.SinglePlanar;
+        return Negotiate(CameraFormats.PixelFormatsFor(api), pixelformat, width, height);
+    }
+
+    /// <summary>As <see cref="Negotiate(uint, uint, long, long)"/> for a node offering <paramref name="offered"/> (in ENUM_FMT order).</summary>
+    public static FrameFormat Negotiate(IReadOnlyList<uint> offered, uint pixelformat, long width, long height)
+    {
+        ArgumentNullException.ThrowIfNull(offered);
+        if (!offered.Contains(pixelformat))
         {
-            pixelformat = multiPlanar ? Constants.V4L2_PIX_FMT_NV12M : Constants.V4L2_PIX_FMT_YUYV;
+            pixelformat = offered[0];
         }
         var (w, h) = CameraFormats.ClampSize(width, height);
         return new FrameFormat(pixelformat, w, h);
@@ -92,6 +102,7 @@ public readonly record struct FrameFormat
         pix.field = Constants.V4L2_FIELD_NONE;
         pix.colorspace = Constants.V4L2_COLORSPACE_SMPTE170M;
         pix.num_planes = (byte)PlaneCount;
+        ((Span<byte>)pix.reserved).Clear();
         Span<v4l2_plane_pix_format> planes = pix.plane_fmt;
         planes.Clear();
         for (var i = 0; i < PlaneCount; i++)

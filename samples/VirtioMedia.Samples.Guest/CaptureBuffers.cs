@@ -330,6 +330,10 @@ internal sealed class ObjectCaptureBuffers : CaptureBuffers
                 }
             }
         }
+        // The node has one queue: the exporter frees its buffers (the exported objects and mappings keep their memory)
+        // so the capture session can allocate the DMABUF ones.
+        var freed = await _exporter.VIDIOC_REQBUFS(new v4l2_requestbuffers { type = Layout.BufferType, memory = Constants.V4L2_MEMORY_MMAP }, null, cancellationToken).ConfigureAwait(false);
+        Ioctl.Check(freed.Status, "VIDIOC_REQBUFS(0) on the exporting session");
         var granted = await RequestAsync(Session, Memory, exported, cancellationToken).ConfigureAwait(false);
         if (granted > exported)
         {

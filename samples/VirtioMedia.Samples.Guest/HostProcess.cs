@@ -34,7 +34,7 @@ internal sealed class HostProcess : IAsyncDisposable
 
     /// <summary>Starts the host on <paramref name="socket"/> (rendering as fast as buffers come back when
     /// <paramref name="fast"/>) and waits until it says it is listening.</summary>
-    public static async Task<HostProcess> StartAsync(string socket, LogLevel logLevel, bool fast, TimeSpan timeout, ILoggerFactory loggers, CancellationToken cancellationToken)
+    public static async Task<HostProcess> StartAsync(string socket, LogLevel logLevel, bool fast, bool multiPlanar, TimeSpan timeout, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var log = loggers.CreateLogger("host");
         var assembly = Path.Combine(AppContext.BaseDirectory, HostAssembly);
@@ -56,6 +56,12 @@ internal sealed class HostProcess : IAsyncDisposable
         if (fast)
         {
             start.ArgumentList.Add("--fast");
+        }
+        if (multiPlanar)
+        {
+            // A node offers one capture API; NV12M needs the multi-planar one.
+            start.ArgumentList.Add("--api");
+            start.ArgumentList.Add("multi-planar");
         }
         var process = new Process { StartInfo = start };
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -194,7 +194,7 @@ public static class Program
             HostProcess host;
             try
             {
-                host = await HostProcess.StartAsync(socket, settings.LogLevel, !paced, TimeSpan.FromSeconds(30), loggers, cancellationToken).ConfigureAwait(false);
+                host = await HostProcess.StartAsync(socket, settings.LogLevel, !paced, Camera.CameraFormats.IsMultiPlanar(settings.PixelFormat), TimeSpan.FromSeconds(30), loggers, cancellationToken).ConfigureAwait(false);
             }
             catch (GuestException failure)
             {

@@ -17,7 +17,17 @@ internal static class CameraHost
 {
     public static async Task<int> RunAsync(HostSettings settings, ILogger log, TextWriter output, CancellationToken cancellationToken)
     {
-        var camera = new VirtualCamera(settings.Camera);
+        VirtualCamera camera;
+        try
+        {
+            camera = new VirtualCamera(settings.Camera);
+        }
+        catch (ArgumentException exception)
+        {
+            // For one, --formats naming a format the chosen --api does not offer.
+            log.LogError("{Message}", exception.Message);
+            return 2;
+        }
         var configBytes = new byte[Unsafe.SizeOf<virtio_media_config>()];
         var config = camera.Config;
         if (!ConfigSpace.TryEncode(in config, configBytes))
@@ -54,7 +64,8 @@ internal static class CameraHost
         {
             await output.WriteLineAsync($"listening on {settings.SocketPath}").ConfigureAwait(false);
             await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-            log.LogInformation("serving \"{Card}\" on {Socket} (fast: {Fast}, frame limit: {Limit})", settings.Camera.Card, settings.SocketPath, settings.Camera.Fast, settings.Camera.FrameLimit);
+            log.LogInformation("serving \"{Card}\" on {Socket} (api: {Api}, memory: {Memory}, shared memory: {SharedMemory} bytes, fast: {Fast}, frame limit: {Limit})",
+                settings.Camera.Card, settings.SocketPath, settings.Camera.Api, settings.Camera.Memory, settings.SharedMemoryBytes, settings.Camera.Fast, settings.Camera.FrameLimit);
             while (!cancellationToken.IsCancellationRequested)
             {
                 VhostUserChannel channel;

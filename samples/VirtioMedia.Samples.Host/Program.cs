@@ -20,20 +20,52 @@ internal static class Program
         var fast = new Option<bool>("--fast") { Description = "Produce frames as fast as buffers are queued instead of at the frame interval" };
         var fillOnly = new Option<bool>("--fill-only") { Description = "Copy one precomputed frame into every buffer instead of rendering the moving pattern (benchmarks)" };
         var frameLimit = new Option<long>("--frame-limit") { Description = "End each stream after this many frames (V4L2_EVENT_EOS); 0 for no limit" };
-        var sharedMemory = new Option<int>("--shared-memory-mib") { Description = "Size of shared memory region 0 (MMAP buffers), in MiB; 0 for none (vhost-user SHMEM is then not offered)", DefaultValueFactory = _ => 256 };
+        var sharedMemory = new Option<int>("--shared-memory-mib") { Description = "Size of shared memory region 0 (MMAP buffers), in MiB; 0 for none (no vhost-user SHMEM, then no MMAP buffers)", DefaultValueFactory = _ => 256 };
         var trace = new Option<bool>("--trace-vhost-user") { Description = "Log every vhost-user message (request, flags, size, descriptor count, payload in hex) to standard error" };
+        var api = new Option<string>("--api") { Description = "Capture API of the node: single-planar (YUYV, RGB24, NV12) or multi-planar (YUYV, RGB24, NV12, NV12M)", DefaultValueFactory = _ => "single-planar" };
+        api.AcceptOnlyFromAmong("single-planar", "multi-planar");
+        var memory = new Option<string>("--memory") { Description = "Buffer memory types accepted, a comma list of mmap, shared-pages, virtio-object", DefaultValueFactory = _ => "mmap,shared-pages,virtio-object" };
+        var formats = new Option<string>("--formats") { Description = "Pixel formats offered, a comma list in ENUM_FMT order (YUYV, NV12, NV12M, RGB24; those of the API); all of the API's when absent" };
+        formats.Validators.Add(result =>
+        {
+            if (!HostSettings.TryParseFormats(result.GetValueOrDefault<string>() ?? "", out _, out var error))
+            {
+                result.AddError(error);
+            }
+        });
+        memory.Validators.Add(result =>
+        {
+            if (!HostSettings.TryParseMemory(result.GetValueOrDefault<string>() ?? "", out _, out var error))
+            {
+                result.AddError(error);
+            }
+        });
 
         var root = new RootCommand("Serves a virtual V4L2 camera (virtio-media device) over a vhost-user socket.")
         {
-            socket, card, logLevel, exitOnDisconnect, fast, fillOnly, frameLimit, sharedMemory, trace,
+            socket, card, logLevel, exitOnDisconnect, fast, fillOnly, frameLimit, sharedMemory, api, memory, formats, trace,
         };
+        sharedMemory.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 0)
+            {
+                result.AddError("--shared-memory-mib takes 0 or more");
+            }
+        });
         root.SetAction(async (parse, cancellationToken) =>
         {
+            HostSettings.TryParseMemory(parse.GetValue(memory)!, out var memoryTypes, out _);
+            var formatList = parse.GetValue(formats);
+            uint[]? pixelFormats = null;
+            if (formatList is not null)
+            {
+                HostSettings.TryParseFormats(formatList, out pixelFormats, out _);
+            }
             var settings = new HostSettings
             {
                 SocketPath = parse.GetValue(socket)!,
                 ExitOnDisconnect = parse.GetValue(exitOnDisconnect),
-                SharedMemoryBytes = (ulong)Math.Max(0, parse.GetValue(sharedMemory)) << 20,
+                SharedMemoryBytes = (ulong)parse.GetValue(sharedMemory) << 20,
                 TraceVhostUser = parse.GetValue(trace),
                 Camera = new CameraOptions
                 {
@@ -41,6 +73,9 @@ internal static class Program
                     Fast = parse.GetValue(fast),
                     FillOnly = parse.GetValue(fillOnly),
                     FrameLimit = Math.Max(0, parse.GetValue(frameLimit)),
+                    Api = parse.GetValue(api) == "multi-planar" ? CameraApi.MultiPlanar : CameraApi.SinglePlanar,
+                    Memory = memoryTypes,
+                    PixelFormats = pixelFormats,
                 },
             };
             using var loggers = LoggerFactory.Create(builder => builder

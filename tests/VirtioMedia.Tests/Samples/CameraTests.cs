@@ -27,14 +27,14 @@ public sealed class CameraTests
     {
         await using var rig = Rig.Start();
         var session = await rig.Driver.OpenSessionAsync();
-        Assert.AreEqual(CollectionToString([Constants.V4L2_PIX_FMT_YUYV, Constants.V4L2_PIX_FMT_NV12, Constants.V4L2_PIX_FMT_RGB24]), CollectionToString(await EnumFormatsAsync(session, Capture)));
-        Assert.AreEqual(CollectionToString([Constants.V4L2_PIX_FMT_NV12M]), CollectionToString(await EnumFormatsAsync(session, CaptureMplane)));
+        Assert.AreEqual(CollectionToString([Constants.V4L2_PIX_FMT_YUYV, Constants.V4L2_PIX_FMT_RGB24, Constants.V4L2_PIX_FMT_NV12]), CollectionToString(await EnumFormatsAsync(session, Capture)));
+        Assert.AreEqual("", CollectionToString(await EnumFormatsAsync(session, CaptureMplane)), "a single-planar node has no multi-planar formats");
         Assert.AreEqual(Constants.EINVAL, (await session.VIDIOC_ENUM_FMT(new v4l2_fmtdesc { type = Constants.V4L2_BUF_TYPE_VIDEO_OUTPUT })).Status);
 
         var sizes = new List<(uint, uint)>();
         for (uint i = 0; ; i++)
         {
-            var size = await session.VIDIOC_ENUM_FRAMESIZES(new v4l2_frmsizeenum { index = i, pixel_format = Constants.V4L2_PIX_FMT_NV12M });
+            var size = await session.VIDIOC_ENUM_FRAMESIZES(new v4l2_frmsizeenum { index = i, pixel_format = Constants.V4L2_PIX_FMT_NV12 });
             if (size.Status != 0)
             {
                 Assert.AreEqual(Constants.EINVAL, size.Status);
@@ -45,6 +45,7 @@ public sealed class CameraTests
         }
         CollectionAssert.IsSubsetOf(new[] { (640u, 480u), (1280u, 720u), (1920u, 1080u) }, sizes);
         Assert.AreEqual(Constants.EINVAL, (await session.VIDIOC_ENUM_FRAMESIZES(new v4l2_frmsizeenum { pixel_format = Constants.V4L2_PIX_FMT_MJPEG })).Status);
+        Assert.AreEqual(Constants.EINVAL, (await session.VIDIOC_ENUM_FRAMESIZES(new v4l2_frmsizeenum { pixel_format = Constants.V4L2_PIX_FMT_NV12M })).Status, "NV12M needs the multi-planar API");
 
         var rates = new List<uint>();
         for (uint i = 0; ; i++)
@@ -77,8 +78,41 @@ public sealed class CameraTests
         Assert.AreEqual(Constants.EINVAL, (await session.VIDIOC_S_INPUT(1)).Status);
 
         var caps = rig.Driver.Config.device_caps;
-        Assert.AreEqual((uint)(Constants.V4L2_CAP_VIDEO_CAPTURE | Constants.V4L2_CAP_VIDEO_CAPTURE_MPLANE | Constants.V4L2_CAP_STREAMING), caps);
+        Assert.AreEqual((uint)(Constants.V4L2_CAP_VIDEO_CAPTURE | Constants.V4L2_CAP_STREAMING), caps);
+        Assert.AreEqual(Constants.EINVAL, (await session.VIDIOC_G_PARM(new v4l2_streamparm { type = CaptureMplane })).Status);
     });
+
+    [TestMethod]
+    public Task A_multi_planar_node_offers_only_the_multi_planar_api() => Streamer.Guard(async () =>
+    {
+        // v4l2-compliance (v4l2-compliance.cpp, testCap): a node may not set both V4L2_CAP_VIDEO_CAPTURE and
+        // V4L2_CAP_VIDEO_CAPTURE_MPLANE; Linux's V4L2 core then refuses the single-planar ioctls itself.
+        await using var rig = Rig.Start(new CameraOptions { Fast = true, Api = CameraApi.MultiPlanar });
+        Assert.AreEqual((uint)(Constants.V4L2_CAP_VIDEO_CAPTURE_MPLANE | Constants.V4L2_CAP_STREAMING), rig.Driver.Config.device_caps);
+        var session = await rig.Driver.OpenSessionAsync();
+        Assert.AreEqual(CollectionToString([Constants.V4L2_PIX_FMT_YUYV, Constants.V4L2_PIX_FMT_RGB24, Constants.V4L2_PIX_FMT_NV12, Constants.V4L2_PIX_FMT_NV12M]),
+            CollectionToString(await EnumFormatsAsync(session, CaptureMplane)));
+        Assert.AreEqual("", CollectionToString(await EnumFormatsAsync(session, Capture)));
+        foreach (var type in new[] { Capture, CaptureMplane })
+        {
+            var expected = type == CaptureMplane ? 0 : Constants.EINVAL;
+            Assert.AreEqual(expected, (await session.VIDIOC_G_FMT(new v4l2_format { type = type })).Status, $"G_FMT type {type}");
+            Assert.AreEqual(expected, (await session.VIDIOC_G_PARM(new v4l2_streamparm { type = type })).Status, $"G_PARM type {type}");
+            Assert.AreEqual(expected, (await session.VIDIOC_REQBUFS(new v4l2_requestbuffers { type = type, memory = Constants.V4L2_MEMORY_MMAP })).Status, $"REQBUFS type {type}");
+        }
+        // NV12M has two memory planes; YUYV is offered as a one-plane multi-planar format.
+        var nv12m = new v4l2_format { type = CaptureMplane };
+        nv12m.fmt.pix_mp.pixelformat = Constants.V4L2_PIX_FMT_NV12M;
+        var current = (await session.VIDIOC_TRY_FMT(nv12m)).Payload.fmt.pix_mp;
+        Assert.AreEqual((Constants.V4L2_PIX_FMT_NV12M, (byte)2), (current.pixelformat, current.num_planes));
+        var yuyv = new v4l2_format { type = CaptureMplane };
+        yuyv.fmt.pix_mp.pixelformat = Constants.V4L2_PIX_FMT_YUYV;
+        yuyv.fmt.pix_mp.width = 320;
+        yuyv.fmt.pix_mp.height = 240;
+        var tried = (await session.VIDIOC_TRY_FMT(yuyv)).Payload.fmt.pix_mp;
+        Assert.AreEqual((Constants.V4L2_PIX_FMT_YUYV, (byte)1, 640u, 640u * 240), (tried.pixelformat, tried.num_planes, tried.plane_fmt[0].bytesperline, tried.plane_fmt[0].sizeimage));
+    });
+
 
     [TestMethod]
     public Task S_FMT_clamps_sizes_and_reports_strides_and_image_sizes() => Streamer.Guard(async () =>
@@ -98,11 +132,13 @@ public sealed class CameraTests
         var current = await session.VIDIOC_G_FMT(new v4l2_format { type = Capture });
         Assert.AreEqual(320u, current.Payload.fmt.pix.width);
 
+        await using var multiRig = Rig.Start(new CameraOptions { Fast = true, Api = CameraApi.MultiPlanar });
+        var multiSession = await multiRig.Driver.OpenSessionAsync();
         var mplane = new v4l2_format { type = CaptureMplane };
         mplane.fmt.pix_mp.pixelformat = Constants.V4L2_PIX_FMT_NV12M;
         mplane.fmt.pix_mp.width = 1280;
         mplane.fmt.pix_mp.height = 720;
-        var set = await session.VIDIOC_S_FMT(mplane);
+        var set = await multiSession.VIDIOC_S_FMT(mplane);
         Assert.AreEqual(0, set.Status);
         var multi = set.Payload.fmt.pix_mp;
         var planes = new[] { multi.plane_fmt[0], multi.plane_fmt[1] };
@@ -129,8 +165,9 @@ public sealed class CameraTests
     public Task Streams_frames_that_match_the_test_pattern_byte_for_byte(uint memory, uint pixelformat) => Streamer.Guard(async () =>
     {
         var registry = new VirtioObjectRegistry();
-        await using var rig = Rig.Start(objects: registry);
-        await using var exporterRig = memory == Constants.V4L2_MEMORY_DMABUF ? Rig.Start(objects: registry) : null;
+        var options = new CameraOptions { Fast = true, Api = CameraFormats.ApiFor(pixelformat) };
+        await using var rig = Rig.Start(options, registry);
+        await using var exporterRig = memory == Constants.V4L2_MEMORY_DMABUF ? Rig.Start(options, registry) : null;
         var session = await rig.Driver.OpenSessionAsync();
         var stream = await CaptureStream.CreateAsync(rig, session, memory, pixelformat, 320, 240, exporterRig);
         await stream.StartAsync();
@@ -237,7 +274,8 @@ public sealed class CameraTests
             ids.Add(next.Payload.id);
             query = new v4l2_queryctrl { id = next.Payload.id | Constants.V4L2_CTRL_FLAG_NEXT_CTRL };
         }
-        CollectionAssert.AreEqual(new uint[] { Constants.V4L2_CID_BRIGHTNESS, Constants.V4L2_CID_CONTRAST, Constants.V4L2_CID_SATURATION, Constants.V4L2_CID_HUE, Constants.V4L2_CID_HFLIP, Constants.V4L2_CID_VFLIP }, ids);
+        // The user class control comes first (v4l2-test-controls.cpp, testQueryExtControls: "missing control class").
+        CollectionAssert.AreEqual(new uint[] { Constants.V4L2_CID_USER_CLASS, Constants.V4L2_CID_BRIGHTNESS, Constants.V4L2_CID_CONTRAST, Constants.V4L2_CID_SATURATION, Constants.V4L2_CID_HUE, Constants.V4L2_CID_HFLIP, Constants.V4L2_CID_VFLIP }, ids);
         var hue = await session.VIDIOC_QUERY_EXT_CTRL(new v4l2_query_ext_ctrl { id = Constants.V4L2_CID_HUE });
         Assert.AreEqual((-180L, 180L, 0L), (hue.Payload.minimum, hue.Payload.maximum, hue.Payload.default_value));
 
@@ -259,7 +297,9 @@ public sealed class CameraTests
         var unknown = new v4l2_ext_control[] { new() { id = Constants.V4L2_CID_HUE }, new() { id = Constants.V4L2_CID_GAIN } };
         var unknownBytes = MemoryMarshal.AsBytes(unknown.AsSpan()).ToArray();
         var got = await session.VIDIOC_G_EXT_CTRLS(new v4l2_ext_controls { which = Constants.V4L2_CTRL_WHICH_CUR_VAL, count = 2 }, new IoctlExtras { Elements = unknownBytes });
-        Assert.AreEqual((Constants.EINVAL, 1u), (got.Status, got.Payload.error_idx));
+        // An unknown id is found while validating, before any value is read, so G_EXT_CTRLS reports count
+        // (V4L2 VIDIOC_G_EXT_CTRLS documentation; v4l2-test-controls.cpp warns "g_ext_ctrls(0) invalid error_idx").
+        Assert.AreEqual((Constants.EINVAL, 2u), (got.Status, got.Payload.error_idx));
 
         var defaults = new v4l2_ext_control[] { new() { id = Constants.V4L2_CID_HUE } };
         var defaultBytes = MemoryMarshal.AsBytes(defaults.AsSpan()).ToArray();
@@ -376,10 +416,10 @@ public sealed class CameraTests
 
         public DriverEndpoint Driver { get; }
 
-        public static Rig Start(CameraOptions? options = null, VirtioObjectRegistry? objects = null)
+        public static Rig Start(CameraOptions? options = null, VirtioObjectRegistry? objects = null, ulong sharedMemorySize = 24 << 20)
         {
             var camera = new VirtualCamera(options ?? new CameraOptions { Fast = true });
-            var transport = new InProcessTransport(guestMemorySize: 24 << 20, sharedMemorySize: 24 << 20);
+            var transport = new InProcessTransport(guestMemorySize: 24 << 20, sharedMemorySize: sharedMemorySize);
             var device = camera.CreateEndpoint(transport, objects);
             transport.Config = device.Config;
             var driver = DriverEndpoint.Start(transport.Driver, new DriverEndpointOptions { CommandTimeout = TimeSpan.FromSeconds(5) });

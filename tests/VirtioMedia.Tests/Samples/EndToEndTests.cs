@@ -38,7 +38,9 @@ public sealed class EndToEndTests
     public async Task Streams_verified_frames_with_a_control_change_between_two_processes(string memory, string format, string size)
     {
         var socket = Path.Combine(_folder, "camera.sock");
-        using var host = SampleProcess.Start(Host, "--socket", socket, "--exit-on-disconnect", "--fast");
+        // A node offers one capture API: NV12M needs the multi-planar one.
+        var api = format == "NV12M" ? "multi-planar" : "single-planar";
+        using var host = SampleProcess.Start(Host, "--socket", socket, "--exit-on-disconnect", "--fast", "--api", api);
         await host.WaitForOutputAsync("listening on", StartTimeout);
 
         var pngFolder = Path.Combine(_folder, "png");
