@@ -311,6 +311,41 @@ public sealed class SplitQueueTests
     }
 
     [TestMethod]
+    public void A_device_rewriting_next_fields_cannot_corrupt_the_drivers_free_list()
+    {
+        using var memory = GuestMemory.Allocate(0, 1 << 20);
+        var (driver, _) = Pair(memory, 8, eventIndex: false);
+        var layout = driver.Layout;
+        var three = new[] { new ChainSegment(BufferBase, 1), new ChainSegment(BufferBase + 1, 1) };
+        Assert.IsTrue(driver.TryAdd(three, new[] { new ChainSegment(BufferBase + 64, 4) }, "a", out _));
+        Assert.IsTrue(driver.TryAdd(new[] { new ChainSegment(BufferBase + 2, 1) }, new[] { new ChainSegment(BufferBase + 128, 4) }, "b", out _));
+
+        // A raw used-ring writer: every next field of the table is pointed at descriptor 3 (chain "b"'s head, in
+        // flight) before chain "a" (head 0) comes back. Walking shared next fields would free "b" twice.
+        for (var i = 0; i < layout.Size; i++)
+        {
+            memory.Write(layout.Descriptor(i) + 14, (ushort)3);
+        }
+        memory.Write(layout.UsedEntry(0), 0u);
+        memory.Write(layout.UsedEntry(0) + 4, 4u);
+        memory.WriteUInt16Release(layout.UsedIndex, 1);
+        Assert.IsTrue(driver.TryTakeUsed(out var token, out _));
+        Assert.AreEqual("a", token);
+        Assert.AreEqual(6, driver.FreeDescriptors);
+
+        // Six single-buffer chains fit, each on a distinct free descriptor: none of them is chain "b"'s.
+        var heads = new HashSet<ushort>();
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.IsTrue(driver.TryAdd(new[] { new ChainSegment(BufferBase, 1) }, ReadOnlySpan<ChainSegment>.Empty, i, out _), $"chain {i}");
+            heads.Add(memory.Read<ushort>(layout.AvailableEntry(2 + i)));
+        }
+        Assert.AreEqual(6, heads.Count);
+        Assert.IsFalse(heads.Contains(3) || heads.Contains(4), "chain b's descriptors are still in flight");
+        Assert.IsFalse(driver.TryAdd(new[] { new ChainSegment(BufferBase, 1) }, ReadOnlySpan<ChainSegment>.Empty, 7, out _));
+    }
+
+    [TestMethod]
     public void Guest_memory_accesses_are_checked()
     {
         using var memory = new GuestMemory(GuestMemoryRegion.Allocate(0x1000, 0x1000), GuestMemoryRegion.Allocate(0x3000, 0x1000));
