@@ -29,7 +29,7 @@ public static class DriverCompletionTarget
 
     private static readonly virtio_media_config Config = ConfigSpace.Create((uint)(Constants.V4L2_CAP_VIDEO_CAPTURE | Constants.V4L2_CAP_STREAMING), 0, "fuzz");
 
-    private static readonly DriverEndpointOptions Options = new() { CommandTimeout = TimeSpan.FromMilliseconds(500), EventBuffers = 4 };
+    private static readonly DriverEndpointOptions Options = new() { CommandTimeout = TimeSpan.FromMilliseconds(50), EventBuffers = 4 };
 
     public static void Run(byte[] data)
     {

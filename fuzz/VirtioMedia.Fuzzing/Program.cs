@@ -27,8 +27,9 @@ public static class Program
         {
             for (var i = 1; i < args.Length; i++)
             {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
                 target(File.ReadAllBytes(args[i]));
-                Console.WriteLine($"{args[i]}: ok{(args[0] == Targets.DeviceCommands ? ", " + DeviceCommandQueueTarget.LastOutcome : "")}");
+                Console.WriteLine($"{args[i]}: ok in {clock.Elapsed.TotalMilliseconds:F1} ms{(args[0] == Targets.DeviceCommands ? ", " + DeviceCommandQueueTarget.LastOutcome : "")}");
             }
             return 0;
         }
