@@ -160,9 +160,14 @@ public sealed class DeviceQueue
     }
 
     /// <summary>Tells the driver whether kicks are wanted (used.flags, or avail_event with EVENT_IDX).
-    /// Returns whether more chains arrived meanwhile, so a loop re-checks before sleeping.</summary>
+    /// Returns whether more chains arrived meanwhile, so a loop re-checks before sleeping; never on a broken queue,
+    /// which serves nothing whatever its index says.</summary>
     public bool SetNotification(bool enabled)
     {
+        if (NeedsReset)
+        {
+            return false;
+        }
         if (_eventIndex)
         {
             _memory.Write(_layout.AvailableEvent, _nextAvailable);

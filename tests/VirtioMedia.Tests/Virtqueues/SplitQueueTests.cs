@@ -235,6 +235,7 @@ public sealed class SplitQueueTests
             {
                 Assert.AreEqual(PopResult.NeedsReset, device.Pop(out _), $"{name}: reported once, then needs a reset");
                 Assert.IsFalse(device.TryPop(out _), name);
+                Assert.IsFalse(device.SetNotification(true), $"{name}: nothing to re-check on a broken queue");
             }
 
             // A reset (a new queue over the rings the driver set up again) serves the good chain.
