@@ -22,8 +22,14 @@ public readonly record struct DeviceQueueLimits(int MaxChainDescriptors = Device
     /// <summary>The default for <see cref="MaxIndirectTableEntries"/>.</summary>
     public const int DefaultMaxIndirectTableEntries = 128;
 
+    /// <summary>The defaults (<c>new DeviceQueueLimits()</c> is the same; <c>default</c> is not, and is refused).</summary>
+    public DeviceQueueLimits()
+        : this(DefaultMaxChainDescriptors, DefaultMaxIndirectTableEntries)
+    {
+    }
+
     /// <summary>The defaults.</summary>
-    public static DeviceQueueLimits Default => new(DefaultMaxChainDescriptors, DefaultMaxIndirectTableEntries);
+    public static DeviceQueueLimits Default => new();
 
     internal void Validate()
     {

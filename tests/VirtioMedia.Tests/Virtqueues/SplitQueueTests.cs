@@ -248,6 +248,20 @@ public sealed class SplitQueueTests
     }
 
     [TestMethod]
+    public void Queue_limits_default_to_the_Linux_drivers_longest_chain_and_refuse_nonsense()
+    {
+        // DESC_CHAIN_MAX_LEN = SG_MAX_SINGLE_ALLOC = 4096 / sizeof(struct scatterlist) (32 on 64-bit) = 128.
+        Assert.AreEqual(new DeviceQueueLimits(128, 128), new DeviceQueueLimits());
+        Assert.AreEqual(new DeviceQueueLimits(), DeviceQueueLimits.Default);
+        using var memory = GuestMemory.Allocate(0, 1 << 20);
+        var layout = SplitQueueLayout.Contiguous(8, RingBase);
+        Assert.AreEqual(DeviceQueueLimits.Default, new DeviceQueue(memory, layout, eventIndex: false).Limits);
+        Assert.IsFalse(new DeviceQueue(memory, layout, eventIndex: false).IndirectDescriptors, "indirect tables only when negotiated");
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new DeviceQueue(memory, layout, false, limits: default(DeviceQueueLimits)));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new DeviceQueue(memory, layout, false, limits: new DeviceQueueLimits(MaxIndirectTableEntries: 32769)));
+    }
+
+    [TestMethod]
     public void Chains_popped_before_the_break_can_still_be_returned()
     {
         using var memory = GuestMemory.Allocate(0, 1 << 20);
