@@ -67,7 +67,11 @@ public sealed class DeviceQueue
     public DeviceQueueLimits Limits => _limits;
 
     /// <summary>The next available-ring index the device will read (vhost-user GET_VRING_BASE).</summary>
-    public ushort NextAvailable => _nextAvailable;
+    public ushort NextAvailable => Volatile.Read(ref _nextAvailable);
+
+    /// <summary>The next used-ring index the device will write: chains returned so far, modulo 2^16. Kept here, not
+    /// read back from used.idx, which the driver can overwrite (even through a buffer it hands the device).</summary>
+    public ushort NextUsed => Volatile.Read(ref _nextUsed);
 
     /// <summary>Whether the driver corrupted the ring: the queue serves nothing until it is reset (DEVICE_NEEDS_RESET).</summary>
     public bool NeedsReset => Volatile.Read(ref _error) is not null;
