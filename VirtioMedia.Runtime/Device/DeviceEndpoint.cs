@@ -180,22 +180,18 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         var queue = _commandQueue!;
         while (true)
         {
-            DescriptorChain chain;
-            try
+            switch (queue.Pop(out var chain))
             {
-                if (!queue.TryPop(out chain))
-                {
+                case PopResult.Chain:
+                    Route(chain);
+                    continue;
+                case PopResult.RingBroken:
+                    // Counted once: the queue serves nothing more until reset (queue.NeedsReset, queue.Error).
+                    Interlocked.Increment(ref _protocolErrors);
                     return;
-                }
+                default:
+                    return;
             }
-            catch (VirtqueueException)
-            {
-                // The queue already returned the offending chain as used with length 0.
-                Interlocked.Increment(ref _protocolErrors);
-                Transport.CommandInterrupt.Notify();
-                continue;
-            }
-            Route(chain);
         }
     }
 
@@ -481,20 +477,17 @@ public sealed class DeviceEndpoint : IAsyncDisposable
                 }
                 if (_spareEventChain is null)
                 {
-                    try
+                    var popped = queue.Pop(out var buffer);
+                    if (popped != PopResult.Chain)
                     {
-                        if (!queue.TryPop(out var popped))
+                        if (popped == PopResult.RingBroken)
                         {
-                            return; // held until the driver supplies a buffer
+                            // Counted once; events are held (and bounded elsewhere) until the queue is reset.
+                            Interlocked.Increment(ref _protocolErrors);
                         }
-                        _spareEventChain = popped;
+                        return; // held until the driver supplies a buffer
                     }
-                    catch (VirtqueueException)
-                    {
-                        Interlocked.Increment(ref _protocolErrors);
-                        Transport.EventInterrupt.Notify();
-                        continue;
-                    }
+                    _spareEventChain = buffer;
                 }
                 var chain = _spareEventChain;
                 _spareEventChain = null;

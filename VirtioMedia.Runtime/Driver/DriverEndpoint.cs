@@ -41,7 +41,7 @@ public sealed class DriverEndpoint : IAsyncDisposable
     private readonly Task _loops;
     private readonly Timer _watchdog;
     private readonly long _timeoutTicks;
-    private volatile Exception? _fault;
+    private DeviceProtocolException? _fault;
     private long _malformedEvents;
     private long _strayEvents;
 
@@ -103,6 +103,13 @@ public sealed class DriverEndpoint : IAsyncDisposable
 
     /// <summary>Events for sessions the driver does not have open (dropped).</summary>
     public long StrayEvents => Interlocked.Read(ref _strayEvents);
+
+    /// <summary>
+    /// Why the endpoint is unusable: the device broke the command or the event queue (a used entry for a chain not in
+    /// flight, more used entries than chains in flight, a length beyond the chain's writable bytes). Null while healthy.
+    /// Once set, every call throws it wrapped, waiting commands fail with it, and session streams end with it.
+    /// </summary>
+    public DeviceProtocolException? Fault => Volatile.Read(ref _fault);
 
     /// <summary>How many sessions are open.</summary>
     public int SessionCount => _sessions.Count;
@@ -500,9 +507,25 @@ public sealed class DriverEndpoint : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The device broke a queue: the endpoint is unusable. Recorded first, so every later call throws; then every
+    /// command waiting fails and every session's buffer and event streams end with the error, so an application
+    /// reading them learns it instead of waiting for events that will never come.
+    /// </summary>
+    private void Break(string queue, VirtqueueException violation)
+    {
+        var error = new DeviceProtocolException($"the device broke the {queue} queue: {violation.Message}", violation);
+        Interlocked.CompareExchange(ref _fault, error, null);
+        FailAll(error);
+        foreach (var session in _sessions.Values)
+        {
+            session.Complete(error);
+        }
+    }
+
     private void ThrowIfFaulted()
     {
-        if (_fault is { } fault)
+        if (Volatile.Read(ref _fault) is { } fault)
         {
             throw new DeviceProtocolException("the device broke the queue protocol; the endpoint is unusable", fault);
         }
@@ -552,8 +575,7 @@ public sealed class DriverEndpoint : IAsyncDisposable
                 }
                 catch (VirtqueueException error)
                 {
-                    _fault = error;
-                    FailAll(new DeviceProtocolException("the device broke the command queue", error));
+                    Break("command", error);
                     return;
                 }
                 if (slot.OnUsed(written))
@@ -582,9 +604,9 @@ public sealed class DriverEndpoint : IAsyncDisposable
                         break;
                     }
                 }
-                catch (VirtqueueException)
+                catch (VirtqueueException error)
                 {
-                    Interlocked.Increment(ref _malformedEvents);
+                    Break("event", error);
                     return;
                 }
                 Deliver(index, written);

@@ -9,6 +9,9 @@ namespace VirtioMedia.Runtime.Virtqueues;
 /// </summary>
 public sealed class DescriptorChain
 {
+    /// <summary>Buffers of each kind a pooled chain keeps room for; a longer chain gives its extra room back when returned.</summary>
+    internal const int RetainedCapacity = 16;
+
     private readonly List<ChainSegment> _readable;
     private readonly List<ChainSegment> _writable;
 
@@ -42,21 +45,39 @@ public sealed class DescriptorChain
         WritableLength = 0;
     }
 
-    internal void Add(ChainSegment segment, bool writable)
+    /// <summary>How many buffers the chain has so far.</summary>
+    internal int Count => _readable.Count + _writable.Count;
+
+    /// <summary>Appends a buffer; false when a device-readable one would follow a device-writable one.</summary>
+    internal bool TryAdd(ChainSegment segment, bool writable)
     {
         if (writable)
         {
             _writable.Add(segment);
             WritableLength += segment.Length;
+            return true;
         }
-        else
+        if (_writable.Count > 0)
         {
-            if (_writable.Count > 0)
-            {
-                throw new VirtqueueException($"chain {Head}: a device-readable buffer follows a device-writable one");
-            }
-            _readable.Add(segment);
-            ReadableLength += segment.Length;
+            return false;
+        }
+        _readable.Add(segment);
+        ReadableLength += segment.Length;
+        return true;
+    }
+
+    /// <summary>Forgets the buffers and gives back the room a long chain made the lists grow to, so a pooled chain
+    /// holds at most <see cref="RetainedCapacity"/> buffers of each kind whatever a driver once sent.</summary>
+    internal void Release()
+    {
+        Reset(0);
+        if (_readable.Capacity > RetainedCapacity)
+        {
+            _readable.Capacity = RetainedCapacity;
+        }
+        if (_writable.Capacity > RetainedCapacity)
+        {
+            _writable.Capacity = RetainedCapacity;
         }
     }
 }

@@ -19,6 +19,10 @@ public sealed class DriverQueue<TToken>
     private readonly TToken?[] _tokens;
     private readonly ushort[] _chainLengths;
     private readonly uint[] _writableLengths;
+    // The free list's links, kept here and only copied into the shared table: the device can rewrite every
+    // descriptor's next field, and must not be able to corrupt which descriptors the driver believes free (Linux's
+    // vring keeps the same private copy, desc_extra[].next, for this reason).
+    private readonly ushort[] _next;
     private ushort _freeHead;
     private int _freeCount;
     private int _chainsInFlight;
@@ -39,9 +43,10 @@ public sealed class DriverQueue<TToken>
         _tokens = new TToken?[layout.Size];
         _chainLengths = new ushort[layout.Size];
         _writableLengths = new uint[layout.Size];
+        _next = new ushort[layout.Size];
         for (var i = 0; i < layout.Size; i++)
         {
-            _memory.Write(layout.Descriptor(i) + 14, (ushort)((i + 1) % layout.Size));
+            _next[i] = (ushort)((i + 1) % layout.Size);
         }
         _freeHead = 0;
         _freeCount = layout.Size;
@@ -92,7 +97,7 @@ public sealed class DriverQueue<TToken>
                 var isWritable = i >= readable.Length;
                 var segment = isWritable ? writable[i - readable.Length] : readable[i];
                 var address = _layout.Descriptor(index);
-                var next = _memory.Read<ushort>(address + 14);
+                var next = _next[index];
                 _memory.Write(address, new VirtqDescriptor
                 {
                     addr = segment.Address,
@@ -171,18 +176,14 @@ public sealed class DriverQueue<TToken>
                 _memory.Write(_layout.UsedEvent, _lastUsed);
             }
 
-            // Return the chain's descriptors to the free list, walking it by our own record of its length,
-            // not by the flags in shared memory the device could have altered.
+            // Return the chain's descriptors to the free list, walking it by our own records of its length and
+            // links, never by the flags or next fields in shared memory the device could have altered.
             var last = (ushort)id;
             for (var i = 1; i < _chainLengths[id]; i++)
             {
-                last = _memory.Read<ushort>(_layout.Descriptor(last) + 14);
-                if (last >= _layout.Size)
-                {
-                    throw new VirtqueueException($"descriptor table of chain {id} was altered");
-                }
+                last = _next[last];
             }
-            _memory.Write(_layout.Descriptor(last) + 14, _freeHead);
+            _next[last] = _freeHead;
             _freeHead = (ushort)id;
             _freeCount += _chainLengths[id];
             _chainsInFlight--;

@@ -120,11 +120,11 @@ public sealed class SplitQueueTests
     }
 
     [TestMethod]
-    public void Indirect_tables_are_followed()
+    public void Indirect_tables_are_followed_when_negotiated()
     {
         using var memory = GuestMemory.Allocate(0, 1 << 20);
         var layout = SplitQueueLayout.Contiguous(8, RingBase);
-        var device = new DeviceQueue(memory, layout, eventIndex: false);
+        var device = new DeviceQueue(memory, layout, eventIndex: false, indirectDescriptors: true);
         const ulong table = 0x40000;
         memory.Write(table, new VirtqDescriptor { addr = BufferBase, len = 10, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = 1 });
         memory.Write(table + 16, new VirtqDescriptor { addr = BufferBase + 64, len = 20, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT | VirtqDescriptor.VIRTQ_DESC_F_WRITE, next = 2 });
@@ -140,78 +140,160 @@ public sealed class SplitQueueTests
     }
 
     [TestMethod]
-    public void Hostile_rings_are_rejected_and_valid_heads_returned()
+    public void Hostile_rings_break_the_queue_once_and_are_never_re_read()
     {
-        var cases = new (string Name, Action<GuestMemory, SplitQueueLayout> Build, bool HeadReturned)[]
+        var cases = new (string Name, Action<GuestMemory, SplitQueueLayout> Build)[]
         {
             ("a loop", (m, l) =>
             {
                 m.Write(l.Descriptor(0), new VirtqDescriptor { addr = BufferBase, len = 1, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = 1 });
                 m.Write(l.Descriptor(1), new VirtqDescriptor { addr = BufferBase, len = 1, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = 0 });
                 MakeAvailable(m, l, 0);
-            }, true),
-            ("a head out of range", (m, l) => MakeAvailable(m, l, 8), false),
+            }),
+            ("a head out of range", (m, l) => MakeAvailable(m, l, 8)),
+            ("avail.idx more than the queue size ahead", (m, l) => m.Write(l.AvailableIndex, (ushort)(l.Size + 5))),
+            ("a chain longer than the limit", (m, l) =>
+            {
+                for (var i = 0; i < 3; i++)
+                {
+                    m.Write(l.Descriptor(i), new VirtqDescriptor { addr = BufferBase, len = 1, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = (ushort)(i + 1) });
+                }
+                m.Write(l.Descriptor(3), new VirtqDescriptor { addr = BufferBase, len = 1 });
+                MakeAvailable(m, l, 0);
+            }),
+            ("an indirect descriptor when VIRTIO_F_INDIRECT_DESC was not negotiated", (m, l) =>
+            {
+                m.Write(0x40000UL, new VirtqDescriptor { addr = BufferBase, len = 1 });
+                m.Write(l.Descriptor(0), new VirtqDescriptor { addr = 0x40000, len = 16, flags = VirtqDescriptor.VIRTQ_DESC_F_INDIRECT });
+                MakeAvailable(m, l, 0);
+            }),
+            ("an indirect table larger than the limit", (m, l) =>
+            {
+                m.Write(l.Descriptor(0), new VirtqDescriptor { addr = 0x40000, len = 16 * 5, flags = VirtqDescriptor.VIRTQ_DESC_F_INDIRECT });
+                MakeAvailable(m, l, 0);
+            }),
             ("a next index out of range", (m, l) =>
             {
                 m.Write(l.Descriptor(0), new VirtqDescriptor { addr = BufferBase, len = 1, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = 9 });
                 MakeAvailable(m, l, 0);
-            }, true),
+            }),
             ("a buffer beyond guest memory", (m, l) =>
             {
                 m.Write(l.Descriptor(0), new VirtqDescriptor { addr = (1 << 20) - 4, len = 8 });
                 MakeAvailable(m, l, 0);
-            }, true),
+            }),
             ("a buffer whose end wraps the address space", (m, l) =>
             {
                 m.Write(l.Descriptor(0), new VirtqDescriptor { addr = ulong.MaxValue - 2, len = 8 });
                 MakeAvailable(m, l, 0);
-            }, true),
+            }),
             ("a readable buffer after a writable one", (m, l) =>
             {
                 m.Write(l.Descriptor(0), new VirtqDescriptor { addr = BufferBase, len = 1, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT | VirtqDescriptor.VIRTQ_DESC_F_WRITE, next = 1 });
                 m.Write(l.Descriptor(1), new VirtqDescriptor { addr = BufferBase, len = 1 });
                 MakeAvailable(m, l, 0);
-            }, true),
+            }),
             ("an indirect table inside an indirect table", (m, l) =>
             {
                 m.Write(0x40000UL, new VirtqDescriptor { addr = 0x40000, len = 16, flags = VirtqDescriptor.VIRTQ_DESC_F_INDIRECT });
                 m.Write(l.Descriptor(0), new VirtqDescriptor { addr = 0x40000, len = 16, flags = VirtqDescriptor.VIRTQ_DESC_F_INDIRECT });
                 MakeAvailable(m, l, 0);
-            }, true),
+            }),
             ("an indirect table of odd length", (m, l) =>
             {
                 m.Write(l.Descriptor(0), new VirtqDescriptor { addr = 0x40000, len = 20, flags = VirtqDescriptor.VIRTQ_DESC_F_INDIRECT });
                 MakeAvailable(m, l, 0);
-            }, true),
+            }),
             ("an indirect table that loops", (m, l) =>
             {
                 m.Write(0x40000UL, new VirtqDescriptor { addr = BufferBase, len = 1, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = 1 });
                 m.Write(0x40010UL, new VirtqDescriptor { addr = BufferBase, len = 1, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = 0 });
                 m.Write(l.Descriptor(0), new VirtqDescriptor { addr = 0x40000, len = 32, flags = VirtqDescriptor.VIRTQ_DESC_F_INDIRECT });
                 MakeAvailable(m, l, 0);
-            }, true),
+            }),
         };
 
-        foreach (var (name, build, headReturned) in cases)
+        foreach (var (name, build) in cases)
         {
             using var memory = GuestMemory.Allocate(0, 1 << 20);
             var layout = SplitQueueLayout.Contiguous(8, RingBase);
-            var device = new DeviceQueue(memory, layout, eventIndex: false);
+            // Indirect tables are negotiated except in the case that tests their refusal; the limits are small so a
+            // short chain can exceed them.
+            var indirect = !name.Contains("not negotiated", StringComparison.Ordinal);
+            var device = new DeviceQueue(memory, layout, eventIndex: false, indirectDescriptors: indirect, limits: new DeviceQueueLimits(MaxChainDescriptors: 3, MaxIndirectTableEntries: 4));
             build(memory, layout);
-            Assert.ThrowsExactly<VirtqueueException>(() => device.TryPop(out _), name);
-            Assert.AreEqual(headReturned ? (ushort)1 : (ushort)0, memory.Read<ushort>(layout.UsedIndex), $"{name}: used ring");
-            Assert.IsFalse(device.TryPop(out _), $"{name}: the queue moves past the bad chain");
+            Assert.AreEqual(PopResult.RingBroken, device.Pop(out _), name);
+            Assert.IsTrue(device.NeedsReset, name);
+            Assert.IsNotNull(device.Error, name);
+            Assert.AreEqual((ushort)0, memory.Read<ushort>(layout.UsedIndex), $"{name}: a broken queue writes nothing into the used ring");
+
+            // Whatever the driver does next, a broken queue reads nothing: a well-formed chain is not served either.
+            memory.Write(layout.Descriptor(7), new VirtqDescriptor { addr = BufferBase, len = 1 });
+            memory.Write(layout.AvailableEntry(0), (ushort)7);
+            memory.Write(layout.AvailableIndex, (ushort)1);
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.AreEqual(PopResult.NeedsReset, device.Pop(out _), $"{name}: reported once, then needs a reset");
+                Assert.IsFalse(device.TryPop(out _), name);
+                Assert.IsFalse(device.SetNotification(true), $"{name}: nothing to re-check on a broken queue");
+            }
+
+            // A reset (a new queue over the rings the driver set up again) serves the good chain.
+            memory.Write(layout.AvailableIndex, (ushort)1);
+            memory.Write(layout.UsedIndex, (ushort)0);
+            var reset = new DeviceQueue(memory, layout, eventIndex: false, indirectDescriptors: indirect);
+            Assert.AreEqual(PopResult.Chain, reset.Pop(out var chain), name);
+            Assert.AreEqual((ushort)7, chain.Head, name);
         }
     }
 
     [TestMethod]
-    public void An_available_index_too_far_ahead_is_rejected()
+    public void Queue_limits_default_to_the_Linux_drivers_longest_chain_and_refuse_nonsense()
     {
+        // DESC_CHAIN_MAX_LEN = SG_MAX_SINGLE_ALLOC = 4096 / sizeof(struct scatterlist) (32 on 64-bit) = 128.
+        Assert.AreEqual(new DeviceQueueLimits(128, 128), new DeviceQueueLimits());
+        Assert.AreEqual(new DeviceQueueLimits(), DeviceQueueLimits.Default);
         using var memory = GuestMemory.Allocate(0, 1 << 20);
         var layout = SplitQueueLayout.Contiguous(8, RingBase);
+        Assert.AreEqual(DeviceQueueLimits.Default, new DeviceQueue(memory, layout, eventIndex: false).Limits);
+        Assert.IsFalse(new DeviceQueue(memory, layout, eventIndex: false).IndirectDescriptors, "indirect tables only when negotiated");
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new DeviceQueue(memory, layout, false, limits: default(DeviceQueueLimits)));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new DeviceQueue(memory, layout, false, limits: new DeviceQueueLimits(MaxIndirectTableEntries: 32769)));
+    }
+
+    [TestMethod]
+    public void Chains_popped_before_the_break_can_still_be_returned()
+    {
+        using var memory = GuestMemory.Allocate(0, 1 << 20);
+        var (driver, device) = Pair(memory, 8, eventIndex: false);
+        Assert.IsTrue(driver.TryAdd(new[] { new ChainSegment(BufferBase, 1) }, new[] { new ChainSegment(BufferBase + 64, 4) }, "x", out _));
+        Assert.AreEqual(PopResult.Chain, device.Pop(out var chain));
+        memory.Write(driver.Layout.AvailableIndex, (ushort)100);
+        Assert.AreEqual(PopResult.RingBroken, device.Pop(out _));
+        device.Push(chain, 4);
+        Assert.IsTrue(driver.TryTakeUsed(out var token, out var written));
+        Assert.AreEqual(("x", 4u), (token, written));
+    }
+
+    [TestMethod]
+    public void A_long_chain_gives_its_room_back_to_the_pool()
+    {
+        using var memory = GuestMemory.Allocate(0, 1 << 20);
+        var layout = SplitQueueLayout.Contiguous(256, RingBase);
         var device = new DeviceQueue(memory, layout, eventIndex: false);
-        memory.Write(layout.AvailableIndex, (ushort)9);
-        Assert.ThrowsExactly<VirtqueueException>(() => device.TryPop(out _));
+        for (var i = 0; i < 100; i++)
+        {
+            memory.Write(layout.Descriptor(i), new VirtqDescriptor { addr = BufferBase, len = 1, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = (ushort)(i + 1) });
+        }
+        memory.Write(layout.Descriptor(100), new VirtqDescriptor { addr = BufferBase, len = 1 });
+        MakeAvailable(memory, layout, 0);
+        Assert.AreEqual(PopResult.Chain, device.Pop(out var chain));
+        Assert.AreEqual(101, chain.Readable.Count);
+        device.Push(chain, 0);
+        // The same pooled object, with its lists cut back to the retained bound.
+        Assert.AreEqual(0, chain.Readable.Count);
+        var capacity = (List<ChainSegment>)typeof(DescriptorChain).GetField("_readable", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(chain)!;
+        Assert.IsTrue(capacity.Capacity <= 16, $"capacity {capacity.Capacity}");
     }
 
     [TestMethod]
@@ -241,6 +323,41 @@ public sealed class SplitQueueTests
         Assert.IsTrue(driver.TryTakeUsed(out var token, out var written));
         Assert.AreEqual("x", token);
         Assert.AreEqual(4u, written);
+    }
+
+    [TestMethod]
+    public void A_device_rewriting_next_fields_cannot_corrupt_the_drivers_free_list()
+    {
+        using var memory = GuestMemory.Allocate(0, 1 << 20);
+        var (driver, _) = Pair(memory, 8, eventIndex: false);
+        var layout = driver.Layout;
+        var three = new[] { new ChainSegment(BufferBase, 1), new ChainSegment(BufferBase + 1, 1) };
+        Assert.IsTrue(driver.TryAdd(three, new[] { new ChainSegment(BufferBase + 64, 4) }, "a", out _));
+        Assert.IsTrue(driver.TryAdd(new[] { new ChainSegment(BufferBase + 2, 1) }, new[] { new ChainSegment(BufferBase + 128, 4) }, "b", out _));
+
+        // A raw used-ring writer: every next field of the table is pointed at descriptor 3 (chain "b"'s head, in
+        // flight) before chain "a" (head 0) comes back. Walking shared next fields would free "b" twice.
+        for (var i = 0; i < layout.Size; i++)
+        {
+            memory.Write(layout.Descriptor(i) + 14, (ushort)3);
+        }
+        memory.Write(layout.UsedEntry(0), 0u);
+        memory.Write(layout.UsedEntry(0) + 4, 4u);
+        memory.WriteUInt16Release(layout.UsedIndex, 1);
+        Assert.IsTrue(driver.TryTakeUsed(out var token, out _));
+        Assert.AreEqual("a", token);
+        Assert.AreEqual(6, driver.FreeDescriptors);
+
+        // Six single-buffer chains fit, each on a distinct free descriptor: none of them is chain "b"'s.
+        var heads = new HashSet<ushort>();
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.IsTrue(driver.TryAdd(new[] { new ChainSegment(BufferBase, 1) }, ReadOnlySpan<ChainSegment>.Empty, i, out _), $"chain {i}");
+            heads.Add(memory.Read<ushort>(layout.AvailableEntry(2 + i)));
+        }
+        Assert.AreEqual(6, heads.Count);
+        Assert.IsFalse(heads.Contains(3) || heads.Contains(4), "chain b's descriptors are still in flight");
+        Assert.IsFalse(driver.TryAdd(new[] { new ChainSegment(BufferBase, 1) }, ReadOnlySpan<ChainSegment>.Empty, 7, out _));
     }
 
     [TestMethod]
