@@ -14,7 +14,7 @@ repo=$(cd "$here/../../../.." && pwd)
 name=${1:?usage: record-qemu.sh NAME [host options...]}
 shift
 cache=${VIRTIO_MEDIA_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/virtio-media-guest}
-qemu=$cache/qemu-sid/qemu-system-x86_64
+qemu=$(ls -d "$cache"/qemu-11.1.3*/qemu-system-x86_64 2>/dev/null | head -n 1)
 kernel=$(ls "$cache"/kernel-*/root/boot/vmlinuz-* | head -n 1)
 initrd=$(ls -t "$cache"/initrd-*.cpio | head -n 1)
 [ -x "$qemu" ] && [ -f "$kernel" ] && [ -f "$initrd" ] || { echo "run tools/real-guest first to provision $cache" >&2; exit 2; }
