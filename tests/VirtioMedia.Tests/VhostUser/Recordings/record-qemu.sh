@@ -56,7 +56,7 @@ echo "QEMU exit $?" >>"$work/qemu.log"
 for _ in $(seq 100); do kill -0 "$host" 2>/dev/null || break; sleep 0.1; done
 kill "$host" 2>/dev/null
 {
-  echo "# $(head -n 1 "$cache/qemu-sid/version.txt"), vhost-user-test-device-pci virtio-id=45 num_vqs=2 config_size=40,"
+  echo "# $(head -n 1 "$(dirname "$qemu")/version.txt"), vhost-user-test-device-pci virtio-id=45 num_vqs=2 config_size=40,"
   echo "# 1 GiB memory-backend-memfd share=on, Linux $(basename "$kernel" | sed 's/vmlinuz-//') guest; sample host options: ${*:-none}"
   echo "# guest plan: $(grep -v '^$' "$work/plan.sh" | tr '\n' ';')"
   if [ "$quit" = sigterm ]; then echo "# then QEMU ended by SIGTERM while the device runs."; else echo "# then poweroff -f with the driver loaded."; fi
