@@ -241,7 +241,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         var reader = command.Reader;
         if (!CommandCodec.PeekCommand(reader, out var kind).IsSuccess)
         {
-            Complete(command, command.WriteStatus(Errno.EINVAL));
+            Complete(command, command.WriteStatus(Constants.EINVAL));
             return;
         }
         command.Kind = kind;
@@ -259,19 +259,19 @@ public sealed class DeviceEndpoint : IAsyncDisposable
                 // All three carry the session id right after the header.
                 if (!reader.TrySkip(8) || !reader.TryRead(out uint sessionId))
                 {
-                    Complete(command, command.WriteStatus(Errno.EINVAL));
+                    Complete(command, command.WriteStatus(Constants.EINVAL));
                     return;
                 }
                 if (!_sessions.TryGetValue(sessionId, out var session) || session.State == DeviceSessionState.Closed)
                 {
                     Interlocked.Increment(ref _unknownSessionCommands);
-                    Complete(command, command.WriteStatus(Errno.ENOENT));
+                    Complete(command, command.WriteStatus(Constants.ENOENT));
                     return;
                 }
                 session.Enqueue(command);
                 return;
             default:
-                Complete(command, command.WriteStatus(Errno.EINVAL));
+                Complete(command, command.WriteStatus(Constants.EINVAL));
                 return;
         }
     }
@@ -308,7 +308,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         if (session.State == DeviceSessionState.Closed)
         {
             Interlocked.Increment(ref _unknownSessionCommands);
-            Complete(command, command.WriteStatus(Errno.ENOENT));
+            Complete(command, command.WriteStatus(Constants.ENOENT));
             return;
         }
         switch (command.Kind)
@@ -372,7 +372,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         {
             // The driver cannot learn the id, so it could never close the session.
             Forget(session);
-            Complete(command, command.WriteStatus(Errno.ENOSPC));
+            Complete(command, command.WriteStatus(Constants.ENOSPC));
             return;
         }
         Complete(command, (uint)writer.Written);
@@ -422,7 +422,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         var reader = command.Reader;
         if (!CommandCodec.DecodeCommand(ref reader, Constants.VIRTIO_MEDIA_CMD_MMAP, out virtio_media_cmd_mmap request).IsSuccess)
         {
-            Complete(command, command.WriteStatus(Errno.EINVAL));
+            Complete(command, command.WriteStatus(Constants.EINVAL));
             return;
         }
         if (session.State != DeviceSessionState.Open)
@@ -432,7 +432,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         }
         if (!Mmap.TryMap(session, request.offset, out var buffer))
         {
-            Complete(command, command.WriteStatus(Errno.EINVAL));
+            Complete(command, command.WriteStatus(Constants.EINVAL));
             return;
         }
         var writer = command.Writer;
@@ -440,7 +440,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         if (!CommandCodec.EncodeResponse(ref writer, response).IsSuccess)
         {
             Mmap.TryUnmap(buffer.Offset);
-            Complete(command, command.WriteStatus(Errno.ENOSPC));
+            Complete(command, command.WriteStatus(Constants.ENOSPC));
             return;
         }
         Complete(command, (uint)writer.Written);
@@ -451,10 +451,10 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         var reader = command.Reader;
         if (!CommandCodec.DecodeCommand(ref reader, Constants.VIRTIO_MEDIA_CMD_MUNMAP, out virtio_media_cmd_munmap request).IsSuccess)
         {
-            Complete(command, command.WriteStatus(Errno.EINVAL));
+            Complete(command, command.WriteStatus(Constants.EINVAL));
             return;
         }
-        Complete(command, command.WriteStatus(Mmap.TryUnmap(request.driver_addr) ? 0 : Errno.EINVAL));
+        Complete(command, command.WriteStatus(Mmap.TryUnmap(request.driver_addr) ? 0 : Constants.EINVAL));
     }
 
     private void Close(DeviceSession session, DeviceCommand command)
