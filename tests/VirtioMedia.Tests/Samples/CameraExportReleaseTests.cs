@@ -11,8 +11,8 @@ namespace VirtioMedia.Tests.Samples;
 /// <summary>
 /// EXPBUF entries go with their buffers: a buffer has one UUID however often it is exported; an export outlives
 /// REQBUFS(0) as a dma-buf does, until the exporter allocates again; CLOSE and the exporter's endpoint stopping
-/// withdraw every export from the virtio object registry; an import of a withdrawn UUID is refused; and region 0
-/// returns to its initial free space. Two cameras sharing a registry, driven by the driver endpoint over the in-process transport.
+/// withdraw every export from the virtio object registry; an import of a withdrawn UUID is refused; an import
+/// holds its memory until the importer lets go; and region 0 returns to its initial free space. Two cameras sharing a registry, driven by the driver endpoint over the in-process transport.
 /// </summary>
 [TestClass]
 public sealed class CameraExportReleaseTests
@@ -41,7 +41,7 @@ public sealed class CameraExportReleaseTests
             var uuids = await ExportAsync(exporter, type);
             Assert.AreEqual((int)Buffers, registry.Count, $"round {round}: {Exports} EXPBUF of {Buffers} buffers are {Buffers} objects");
             Assert.AreEqual(0, await ImportAsync(importer, type, 0, uuids[0], sizeImage), "an exported buffer imports");
-            Assert.AreEqual(0, (await importer.VIDIOC_STREAMOFF((int)type)).Status); // dequeues the import again
+            await DropImportsAsync(importer, type);
 
             if (round % 2 == 0)
             {
@@ -49,7 +49,7 @@ public sealed class CameraExportReleaseTests
                 Assert.AreEqual(0, (await exporter.VIDIOC_REQBUFS(new v4l2_requestbuffers { type = type, memory = Constants.V4L2_MEMORY_MMAP, count = 0 })).Status);
                 Assert.AreEqual((int)Buffers, registry.Count, $"round {round}: the exports outlive REQBUFS(0)");
                 Assert.AreEqual(0, await ImportAsync(importer, type, 1, uuids[1], sizeImage), "a released buffer's export still imports");
-                Assert.AreEqual(0, (await importer.VIDIOC_STREAMOFF((int)type)).Status);
+                await DropImportsAsync(importer, type);
                 // The exporter allocates again: the released buffers' exports go, so it holds one set of exports at most.
                 var again = await ExportAsync(exporter, type);
                 Assert.AreEqual((int)Buffers, registry.Count, $"round {round}: only the new buffers' exports remain");
@@ -57,8 +57,13 @@ public sealed class CameraExportReleaseTests
                 Assert.AreEqual(mmap.Capacity - mmap.FreeBytes, Buffers * (ulong)((sizeImage + 4095) & ~4095u), "only the new buffers hold region 0");
                 uuids = again;
             }
+            // An import keeps its memory past the exporter's CLOSE, as an attached dma-buf does, until the importer lets go.
+            Assert.AreEqual(0, await ImportAsync(importer, type, 3, uuids[3], sizeImage));
             await exporter.CloseAsync();
             Assert.AreEqual(0, registry.Count, $"round {round}: CLOSE withdrew every export");
+            Assert.AreEqual(1, mmap.LiveBuffers, "the imported buffer lives while the importer holds it");
+            Assert.AreEqual(mmap.Capacity - (ulong)((sizeImage + 4095) & ~4095u), mmap.FreeBytes);
+            await DropImportsAsync(importer, type);
             Assert.AreEqual(0, mmap.LiveBuffers);
             Assert.AreEqual(initialFree, mmap.FreeBytes, $"round {round}: region 0 back to its initial free space");
             Assert.AreEqual(Constants.EINVAL, await ImportAsync(importer, type, 2, uuids[2], sizeImage));
@@ -95,6 +100,13 @@ public sealed class CameraExportReleaseTests
             Assert.AreEqual(uuids[index], uuid, "a buffer exported again keeps its UUID");
         }
         return uuids;
+    }
+
+    /// <summary>REQBUFS(0) and REQBUFS again: the importer lets go of every object it imported.</summary>
+    private static async Task DropImportsAsync(DriverSession importer, uint type)
+    {
+        Assert.AreEqual(0, (await importer.VIDIOC_REQBUFS(new v4l2_requestbuffers { type = type, memory = Constants.V4L2_MEMORY_DMABUF, count = 0 })).Status);
+        Assert.AreEqual(0, (await importer.VIDIOC_REQBUFS(new v4l2_requestbuffers { type = type, memory = Constants.V4L2_MEMORY_DMABUF, count = Buffers })).Status);
     }
 
     private static async Task<int> ImportAsync(DriverSession importer, uint type, uint index, Guid uuid, uint length)
