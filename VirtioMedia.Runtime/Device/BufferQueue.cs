@@ -247,11 +247,10 @@ public sealed class BufferQueue
                 }
                 for (var plane = 0; plane < buffer.PlaneCount; plane++)
                 {
-                    if (!context.Objects.TryResolve(context.GetUuid(plane), out var obj) || obj.Length < buffer.PlaneSize(plane))
+                    if (!context.Objects.TryResolve(context.GetUuid(plane), out var obj) || obj.Length < buffer.PlaneSize(plane) || !buffer.TrySetObject(plane, obj))
                     {
                         return Constants.EINVAL;
                     }
-                    buffer.SetObject(plane, obj);
                     buffer.SetLength(plane, obj.Length);
                 }
                 break;

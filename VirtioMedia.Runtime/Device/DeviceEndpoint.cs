@@ -28,9 +28,12 @@ public sealed class DeviceEndpoint : IAsyncDisposable
     private readonly object _eventGate = new();
     private readonly DeviceCommand _eventCommand = new();
     private readonly v4l2_plane[] _planeScratch = new v4l2_plane[Constants.VIRTIO_MEDIA_MAX_PLANES];
+    private v4l2_event _eventScratch;
     private DescriptorChain? _spareEventChain;
     private uint _lastSessionId;
     private bool _stopping;
+    private bool _stopped;
+    private int _heldEvents;
     private int _executing;
     private PendingEvent _nextEvent;
     private bool _hasNextEvent;
@@ -42,6 +45,8 @@ public sealed class DeviceEndpoint : IAsyncDisposable
     private long _protocolErrors;
     private long _droppedEvents;
     private long _handlerFaults;
+    private long _refusedOpens;
+    private long _cancelledCommands;
 
     /// <summary>Prepares an endpoint; <see cref="Start"/> begins serving.</summary>
     /// <param name="transport">Guest memory, the queues, the doorbells and shared memory region 0.</param>
@@ -49,14 +54,20 @@ public sealed class DeviceEndpoint : IAsyncDisposable
     /// <param name="handlerFactory">Creates the handler of a newly opened session; a handler that is
     /// <see cref="IDisposable"/> is disposed when its session closes.</param>
     /// <param name="objects">The virtio object registry, shared with other devices to pass buffers; a private one when null.</param>
-    public DeviceEndpoint(IDeviceTransport transport, virtio_media_config config, Func<DeviceSession, V4l2DeviceHandler<DeviceIoctlContext>> handlerFactory, VirtioObjectRegistry? objects = null)
+    /// <param name="options">The bounds on what a driver can make the endpoint hold; the documented defaults when null.</param>
+    public DeviceEndpoint(IDeviceTransport transport, virtio_media_config config, Func<DeviceSession, V4l2DeviceHandler<DeviceIoctlContext>> handlerFactory, VirtioObjectRegistry? objects = null, DeviceEndpointOptions? options = null)
     {
         Transport = transport ?? throw new ArgumentNullException(nameof(transport));
         _handlerFactory = handlerFactory ?? throw new ArgumentNullException(nameof(handlerFactory));
+        Options = options ?? new DeviceEndpointOptions();
+        Options.Validate();
         Config = config;
         Mmap = new MmapAllocator(transport.SharedMemory);
         Objects = objects ?? new VirtioObjectRegistry();
     }
+
+    /// <summary>The bounds the endpoint keeps.</summary>
+    public DeviceEndpointOptions Options { get; }
 
     /// <summary>The configuration layout the driver reads.</summary>
     public virtio_media_config Config { get; }
@@ -91,8 +102,15 @@ public sealed class DeviceEndpoint : IAsyncDisposable
     /// <summary>Handler calls that threw (answered EIO).</summary>
     public long HandlerFaults => Interlocked.Read(ref _handlerFaults);
 
-    /// <summary>Events held until the driver supplies event buffers.</summary>
-    public int HeldEvents => _pendingEvents.Count + (Volatile.Read(ref _hasNextEvent) ? 1 : 0);
+    /// <summary>OPENs refused because <see cref="DeviceEndpointOptions.MaxSessions"/> sessions held an id (answered ENOMEM).</summary>
+    public long RefusedOpens => Interlocked.Read(ref _refusedOpens);
+
+    /// <summary>Commands taken from the ring but not yet started when the endpoint stopped (answered ENODEV).</summary>
+    public long CancelledCommands => Interlocked.Read(ref _cancelledCommands);
+
+    /// <summary>Events held until the driver supplies event buffers (at most <see cref="DeviceEndpointOptions.MaxHeldEvents"/>
+    /// DQBUF and EVENT events, plus at most one ERROR event a session).</summary>
+    public int HeldEvents => Volatile.Read(ref _heldEvents);
 
     /// <summary>The session with id <paramref name="id"/>, while it holds that id.</summary>
     public bool TryGetSession(uint id, out DeviceSession session) => _sessions.TryGetValue(id, out session!);
@@ -119,10 +137,12 @@ public sealed class DeviceEndpoint : IAsyncDisposable
     public Task StopAsync() => StopAsync(TimeSpan.FromSeconds(10));
 
     /// <summary>
-    /// Stops serving, then waits (up to <paramref name="drainTimeout"/>) for the commands sessions are running to
-    /// finish; commands not yet started are dropped, and no event is written any more. Once it returns, the endpoint
-    /// no longer touches guest memory, so the transport may be freed (a handler still blocked after the timeout is the
-    /// device author's to end first).
+    /// Stops serving: takes no more chains, answers every command taken from the ring but not yet started with
+    /// ENODEV (what V4L2 answers on a node that went away, v4l2-dev.c), writes no more events, waits (up to
+    /// <paramref name="drainTimeout"/>) for the commands sessions are running to finish, then closes every session,
+    /// disposing its handler and releasing its MMAP buffers and exports. Once it returns, the endpoint no longer
+    /// touches guest memory, so the transport may be freed (a handler still blocked after the timeout is the device
+    /// author's to end first).
     /// </summary>
     public async Task StopAsync(TimeSpan drainTimeout)
     {
@@ -143,11 +163,26 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         lock (_eventGate)
         {
         }
+        // Commands a session has queued but not started get their answer now, so the used ring accounts for every
+        // chain taken from the available ring. A session's own worker may take some of them first; it answers the
+        // same way (Execute sees the flag).
+        foreach (var entry in _sessions)
+        {
+            while (entry.Value.TryTakeQueued(out var queued))
+            {
+                Cancel(queued);
+            }
+        }
         var deadline = Environment.TickCount64 + (long)drainTimeout.TotalMilliseconds;
         while (Volatile.Read(ref _executing) > 0 && Environment.TickCount64 < deadline)
         {
             await Task.Delay(1).ConfigureAwait(false);
         }
+        foreach (var entry in _sessions)
+        {
+            CloseSession(entry.Value);
+        }
+        Volatile.Write(ref _stopped, true);
     }
 
     /// <inheritdoc/>
@@ -202,7 +237,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         var reader = command.Reader;
         if (!CommandCodec.PeekCommand(reader, out var kind).IsSuccess)
         {
-            Complete(command, command.WriteStatus(Errno.EINVAL));
+            Complete(command, command.WriteStatus(Constants.EINVAL));
             return;
         }
         command.Kind = kind;
@@ -220,19 +255,19 @@ public sealed class DeviceEndpoint : IAsyncDisposable
                 // All three carry the session id right after the header.
                 if (!reader.TrySkip(8) || !reader.TryRead(out uint sessionId))
                 {
-                    Complete(command, command.WriteStatus(Errno.EINVAL));
+                    Complete(command, command.WriteStatus(Constants.EINVAL));
                     return;
                 }
                 if (!_sessions.TryGetValue(sessionId, out var session) || session.State == DeviceSessionState.Closed)
                 {
                     Interlocked.Increment(ref _unknownSessionCommands);
-                    Complete(command, command.WriteStatus(Errno.ENOENT));
+                    Complete(command, command.WriteStatus(Constants.ENOENT));
                     return;
                 }
                 session.Enqueue(command);
                 return;
             default:
-                Complete(command, command.WriteStatus(Errno.EINVAL));
+                Complete(command, command.WriteStatus(Constants.EINVAL));
                 return;
         }
     }
@@ -244,10 +279,16 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         Interlocked.Increment(ref _executing);
         try
         {
+            if (Volatile.Read(ref _stopped))
+            {
+                // StopAsync has returned, so the transport may be gone: drop the command without touching guest memory.
+                command.Unbind();
+                _commandPool.Return(command);
+                return;
+            }
             if (Volatile.Read(ref _stopping))
             {
-                // The transport may be going away: drop the command without touching guest memory.
-                command.Unbind();
+                Cancel(command);
                 return;
             }
             ExecuteCore(session, command);
@@ -263,7 +304,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         if (session.State == DeviceSessionState.Closed)
         {
             Interlocked.Increment(ref _unknownSessionCommands);
-            Complete(command, command.WriteStatus(Errno.ENOENT));
+            Complete(command, command.WriteStatus(Constants.ENOENT));
             return;
         }
         switch (command.Kind)
@@ -280,11 +321,23 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         }
     }
 
+    private void Cancel(DeviceCommand command)
+    {
+        Interlocked.Increment(ref _cancelledCommands);
+        Complete(command, command.WriteStatus(Constants.ENODEV));
+    }
+
     private void Open(DeviceCommand command)
     {
         DeviceSession session;
         lock (_sessionGate)
         {
+            if (_sessions.Count >= Options.MaxSessions)
+            {
+                Interlocked.Increment(ref _refusedOpens);
+                Complete(command, command.WriteStatus(Constants.ENOMEM));
+                return;
+            }
             // Ids count up and wrap, skipping 0 and every id a session holds (open, or errored and not yet closed).
             // A closed id thus comes back only after 2^32 - 1 others: an event of the old session still in flight
             // to the driver can never be taken for one of a new session with the same id.
@@ -315,7 +368,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         {
             // The driver cannot learn the id, so it could never close the session.
             Forget(session);
-            Complete(command, command.WriteStatus(Errno.ENOSPC));
+            Complete(command, command.WriteStatus(Constants.ENOSPC));
             return;
         }
         Complete(command, (uint)writer.Written);
@@ -365,7 +418,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         var reader = command.Reader;
         if (!CommandCodec.DecodeCommand(ref reader, Constants.VIRTIO_MEDIA_CMD_MMAP, out virtio_media_cmd_mmap request).IsSuccess)
         {
-            Complete(command, command.WriteStatus(Errno.EINVAL));
+            Complete(command, command.WriteStatus(Constants.EINVAL));
             return;
         }
         if (session.State != DeviceSessionState.Open)
@@ -375,7 +428,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         }
         if (!Mmap.TryMap(session, request.offset, out var buffer))
         {
-            Complete(command, command.WriteStatus(Errno.EINVAL));
+            Complete(command, command.WriteStatus(Constants.EINVAL));
             return;
         }
         var writer = command.Writer;
@@ -383,7 +436,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         if (!CommandCodec.EncodeResponse(ref writer, response).IsSuccess)
         {
             Mmap.TryUnmap(buffer.Offset);
-            Complete(command, command.WriteStatus(Errno.ENOSPC));
+            Complete(command, command.WriteStatus(Constants.ENOSPC));
             return;
         }
         Complete(command, (uint)writer.Written);
@@ -394,14 +447,26 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         var reader = command.Reader;
         if (!CommandCodec.DecodeCommand(ref reader, Constants.VIRTIO_MEDIA_CMD_MUNMAP, out virtio_media_cmd_munmap request).IsSuccess)
         {
-            Complete(command, command.WriteStatus(Errno.EINVAL));
+            Complete(command, command.WriteStatus(Constants.EINVAL));
             return;
         }
-        Complete(command, command.WriteStatus(Mmap.TryUnmap(request.driver_addr) ? 0 : Errno.EINVAL));
+        Complete(command, command.WriteStatus(Mmap.TryUnmap(request.driver_addr) ? 0 : Constants.EINVAL));
     }
 
     private void Close(DeviceSession session, DeviceCommand command)
     {
+        CloseSession(session);
+        // CLOSE needs no response; a header is written when the driver left room for one.
+        Complete(command, command.WriteStatus(0));
+    }
+
+    /// <summary>Closes <paramref name="session"/> once (CLOSE, or the endpoint stopping): disposes its handler, then forgets it.</summary>
+    private void CloseSession(DeviceSession session)
+    {
+        if (!session.TryMarkClosing())
+        {
+            return;
+        }
         // The handler goes first: it may still be filling the session's MMAP buffers (a frame producer),
         // and those must not return to the allocator, or reach another session, before it has stopped.
         session.MarkClosed();
@@ -417,8 +482,6 @@ public sealed class DeviceEndpoint : IAsyncDisposable
             }
         }
         Forget(session);
-        // CLOSE needs no response; a header is written when the driver left room for one.
-        Complete(command, command.WriteStatus(0));
     }
 
     private void Forget(DeviceSession session)
@@ -442,15 +505,28 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         }
     }
 
-    /// <summary>Queues an event and delivers what the driver's event buffers allow; never waits for buffers.</summary>
-    internal void PostEvent(in PendingEvent pending)
+    /// <summary>
+    /// Queues an event and delivers what the driver's event buffers allow; never waits for buffers. False when the
+    /// endpoint already holds <see cref="DeviceEndpointOptions.MaxHeldEvents"/> (the event is dropped); an ERROR
+    /// event, one a session at most, is always held.
+    /// </summary>
+    internal bool PostEvent(in PendingEvent pending)
     {
+        if (Interlocked.Increment(ref _heldEvents) > Options.MaxHeldEvents && pending.Kind != Constants.VIRTIO_MEDIA_EVT_ERROR)
+        {
+            Interlocked.Decrement(ref _heldEvents);
+            CountDroppedEvent();
+            return false;
+        }
         _pendingEvents.Enqueue(pending);
         if (_eventQueue is not null)
         {
             FlushEvents();
         }
+        return true;
     }
+
+    internal void CountDroppedEvent() => Interlocked.Increment(ref _droppedEvents);
 
     private void FlushEvents()
     {
@@ -471,6 +547,10 @@ public sealed class DeviceEndpoint : IAsyncDisposable
                 }
                 if (!IsDeliverable(in _nextEvent))
                 {
+                    if (_nextEvent.Kind == Constants.VIRTIO_MEDIA_EVT_EVENT)
+                    {
+                        _nextEvent.Session.ForgetHeldEvent(_nextEvent.HeldSlot);
+                    }
                     ForgetNextEvent();
                     Interlocked.Increment(ref _droppedEvents);
                     continue;
@@ -513,6 +593,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
     {
         _nextEvent = default;
         _hasNextEvent = false;
+        Interlocked.Decrement(ref _heldEvents);
     }
 
     private bool IsDeliverable(in PendingEvent pending) =>
@@ -530,7 +611,8 @@ public sealed class DeviceEndpoint : IAsyncDisposable
                 planes.Slice(0, pending.PlaneCount).CopyTo(_planeScratch);
                 return EventCodec.EncodeDqbuf(ref writer, pending.SessionId, in pending.Buffer, _planeScratch.AsSpan(0, pending.PlaneCount));
             case Constants.VIRTIO_MEDIA_EVT_EVENT:
-                return EventCodec.EncodeEvent(ref writer, pending.SessionId, in pending.Event);
+                pending.Session.TakeHeldEvent(pending.HeldSlot, out _eventScratch);
+                return EventCodec.EncodeEvent(ref writer, pending.SessionId, in _eventScratch);
             default:
                 return EventCodec.EncodeError(ref writer, pending.SessionId, pending.Errno);
         }

@@ -58,7 +58,7 @@ public sealed class DeviceIoctlContext
         ArgumentNullException.ThrowIfNull(destination);
         if ((uint)index >= (uint)Message.SgListCount)
         {
-            return WireResult.Fail(Errno.EINVAL, "no such SG list in the request");
+            return WireResult.Fail(Constants.EINVAL, "no such SG list in the request");
         }
         return destination.Load(Message.SgList(index));
     }

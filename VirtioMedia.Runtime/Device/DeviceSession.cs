@@ -13,8 +13,11 @@ namespace VirtioMedia.Runtime.Device;
 public sealed class DeviceSession : IThreadPoolWorkItem
 {
     private readonly ConcurrentQueue<DeviceCommand> _commands = new();
+    private readonly object _heldGate = new();
+    private HeldV4l2Event[]? _held;
     private int _state;
     private int _running;
+    private int _closing;
 
     internal DeviceSession(DeviceEndpoint endpoint, uint id)
     {
@@ -41,8 +44,8 @@ public sealed class DeviceSession : IThreadPoolWorkItem
 
     /// <summary>
     /// Queues a DQBUF event: the buffer is done and returns to the driver. Pointer values are sent as 0. Never
-    /// blocks: when the driver has supplied no event buffer the event is held. Returns false when the session is
-    /// no longer open (the event is dropped).
+    /// blocks: when the driver has supplied no event buffer the event is held. Returns false when the event was
+    /// dropped: the session is no longer open, or the endpoint holds <see cref="DeviceEndpointOptions.MaxHeldEvents"/>.
     /// </summary>
     public bool EmitDqbuf(in v4l2_buffer buffer, ReadOnlySpan<v4l2_plane> planes = default)
     {
@@ -59,20 +62,91 @@ public sealed class DeviceSession : IThreadPoolWorkItem
         {
             pending.Planes[i] = planes[i];
         }
-        Endpoint.PostEvent(in pending);
-        return true;
+        return Endpoint.PostEvent(in pending);
     }
 
-    /// <summary>Queues an EVENT event (a V4L2 event the driver subscribed to). Same rules as <see cref="EmitDqbuf"/>.</summary>
+    /// <summary>
+    /// Queues an EVENT event (a V4L2 event the driver subscribed to). Same rules as <see cref="EmitDqbuf"/>, and
+    /// V4L2's bound on what a subscription keeps (<see cref="DeviceEndpointOptions.MaxHeldV4l2EventsPerSession"/>):
+    /// while an event of the same type and id is still held, this one replaces it (a control or source change
+    /// keeps the held event's <c>changes</c> bits too) and true is returned. Returns false when the event was
+    /// dropped: the session is not open, or the session or the endpoint holds all the events it may.
+    /// </summary>
     public bool EmitEvent(in v4l2_event payload)
     {
         if (State != DeviceSessionState.Open)
         {
             return false;
         }
-        var pending = new PendingEvent { Kind = Constants.VIRTIO_MEDIA_EVT_EVENT, SessionId = Id, Session = this, Event = payload };
-        Endpoint.PostEvent(in pending);
+        int slot;
+        lock (_heldGate)
+        {
+            var held = _held ??= new HeldV4l2Event[Endpoint.Options.MaxHeldV4l2EventsPerSession];
+            slot = -1;
+            for (var i = 0; i < held.Length; i++)
+            {
+                ref var entry = ref held[i];
+                if (entry.InUse && entry.Event.type == payload.type && entry.Event.id == payload.id)
+                {
+                    // v4l2-event.c, __v4l2_event_queue_fh: with room for one event, a newer one replaces it through
+                    // the subscription's replace operation; controls (v4l2-ctrls-core.c) and source changes
+                    // (v4l2-event.c) keep the older event's change bits.
+                    var changes = payload.type switch
+                    {
+                        Constants.V4L2_EVENT_CTRL => entry.Event.u.ctrl.changes,
+                        Constants.V4L2_EVENT_SOURCE_CHANGE => entry.Event.u.src_change.changes,
+                        _ => 0u,
+                    };
+                    entry.Event = payload;
+                    if (payload.type == Constants.V4L2_EVENT_CTRL)
+                    {
+                        entry.Event.u.ctrl.changes |= changes;
+                    }
+                    else if (payload.type == Constants.V4L2_EVENT_SOURCE_CHANGE)
+                    {
+                        entry.Event.u.src_change.changes |= changes;
+                    }
+                    return true;
+                }
+                if (!entry.InUse && slot < 0)
+                {
+                    slot = i;
+                }
+            }
+            if (slot < 0)
+            {
+                Endpoint.CountDroppedEvent();
+                return false;
+            }
+            held[slot].InUse = true;
+            held[slot].Event = payload;
+        }
+        var pending = new PendingEvent { Kind = Constants.VIRTIO_MEDIA_EVT_EVENT, SessionId = Id, Session = this, HeldSlot = slot };
+        if (!Endpoint.PostEvent(in pending))
+        {
+            ForgetHeldEvent(slot);
+            return false;
+        }
         return true;
+    }
+
+    /// <summary>Moves the event held in <paramref name="slot"/> out for delivery.</summary>
+    internal void TakeHeldEvent(int slot, out v4l2_event payload)
+    {
+        lock (_heldGate)
+        {
+            payload = _held![slot].Event;
+            _held[slot] = default;
+        }
+    }
+
+    /// <summary>Frees <paramref name="slot"/>: its event was dropped.</summary>
+    internal void ForgetHeldEvent(int slot)
+    {
+        lock (_heldGate)
+        {
+            _held![slot] = default;
+        }
     }
 
     /// <summary>
@@ -91,6 +165,12 @@ public sealed class DeviceSession : IThreadPoolWorkItem
     }
 
     internal void MarkClosed() => Volatile.Write(ref _state, (int)DeviceSessionState.Closed);
+
+    /// <summary>True for the first of CLOSE and the endpoint's stop to close the session.</summary>
+    internal bool TryMarkClosing() => Interlocked.Exchange(ref _closing, 1) == 0;
+
+    /// <summary>Takes a command queued but not yet started (the endpoint is stopping).</summary>
+    internal bool TryTakeQueued(out DeviceCommand command) => _commands.TryDequeue(out command!);
 
     /// <summary>Queues a command behind the session's earlier ones.</summary>
     internal void Enqueue(DeviceCommand command)

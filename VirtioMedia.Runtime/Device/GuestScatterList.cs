@@ -36,7 +36,7 @@ public sealed class GuestScatterList
             if (!_memory.TryGetSpan(entry.start, entry.len, out _))
             {
                 _entries.Clear();
-                return WireResult.Fail(Errno.EFAULT, "SG entry outside guest memory");
+                return WireResult.Fail(Constants.EFAULT, "SG entry outside guest memory");
             }
             _entries.Add(entry);
             total += entry.len;

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Concurrent;
+using System.Threading;
 using VirtioMedia.Runtime.Memory;
 using VirtioMedia.Runtime.Transport;
 
@@ -18,14 +19,23 @@ public sealed class MmapAllocator
     private readonly SharedMemoryRegion _region;
     private readonly RangeAllocator _ranges;
     private readonly ConcurrentDictionary<ulong, MmapBuffer> _buffers = new();
+    private readonly ulong _usable;
+    private long _allocatedBytes;
 
     internal MmapAllocator(SharedMemoryRegion region)
     {
         // mem_offset is a __u32, so every offset must fit in 32 bits.
         var usable = Math.Min(region.Length, 1UL << 32);
         _region = region;
+        _usable = usable & ~(PageSize - 1);
         _ranges = new RangeAllocator(0, usable, PageSize);
     }
+
+    /// <summary>Bytes of region 0 buffers may use (page-aligned, at most 4 GiB).</summary>
+    public ulong Capacity => _usable;
+
+    /// <summary>Bytes no live buffer holds (page-rounded lengths).</summary>
+    public ulong FreeBytes => _usable - (ulong)Interlocked.Read(ref _allocatedBytes);
 
     /// <summary>The region buffers live in.</summary>
     public SharedMemoryRegion Region => _region;
@@ -33,21 +43,38 @@ public sealed class MmapAllocator
     /// <summary>How many buffers still hold memory (allocated, mapped or exported).</summary>
     public int LiveBuffers => _buffers.Count;
 
-    /// <summary>Reserves a zeroed buffer of <paramref name="length"/> bytes for <paramref name="owner"/>, or null when the region is full.</summary>
+    /// <summary>
+    /// Reserves a zeroed buffer of <paramref name="length"/> bytes for <paramref name="owner"/>, or null when the
+    /// region is full. The exports of buffers the owner released before are withdrawn first: a session holds the
+    /// memory of at most its current buffers and the exported ones it released last.
+    /// </summary>
     public MmapBuffer? Allocate(DeviceSession owner, ulong length)
     {
         ArgumentNullException.ThrowIfNull(owner);
+        foreach (var entry in _buffers)
+        {
+            if (entry.Value.Owner == owner && entry.Value.IsReleased)
+            {
+                WithdrawExport(entry.Value);
+            }
+        }
         if (length == 0 || !_ranges.TryAllocate(length, out var offset))
         {
             return null;
         }
         _region.GetSpan(offset, length).Clear();
+        Interlocked.Add(ref _allocatedBytes, (long)Rounded(length));
         var buffer = new MmapBuffer(_region, owner, offset, length);
         _buffers[offset] = buffer;
         return buffer;
     }
 
-    /// <summary>The owner lets the buffer go (REQBUFS to 0, session closed); its memory is freed when no mapping or export remains.</summary>
+    /// <summary>
+    /// The owner lets the buffer go (REQBUFS to 0): its memory is freed once no mapping or export remains. An export
+    /// outlives the release, as a dma-buf outlives the V4L2 buffer it was exported from (videobuf2: the dma-buf
+    /// holds its own reference on the memory), so another session may still import it; it is withdrawn when the
+    /// owner allocates again or its session closes.
+    /// </summary>
     public void Release(MmapBuffer buffer)
     {
         ArgumentNullException.ThrowIfNull(buffer);
@@ -57,7 +84,7 @@ public sealed class MmapAllocator
         }
     }
 
-    /// <summary>Releases every buffer <paramref name="owner"/> still holds (its session is gone).</summary>
+    /// <summary>Releases every buffer <paramref name="owner"/> still holds and withdraws their exports (its session is gone).</summary>
     internal void ReleaseAll(DeviceSession owner)
     {
         foreach (var entry in _buffers)
@@ -65,7 +92,17 @@ public sealed class MmapAllocator
             if (entry.Value.Owner == owner)
             {
                 Release(entry.Value);
+                WithdrawExport(entry.Value);
             }
+        }
+    }
+
+    /// <summary>Withdraws <paramref name="buffer"/>'s export, if any: an import of its UUID fails from then on.</summary>
+    private static void WithdrawExport(MmapBuffer buffer)
+    {
+        if (buffer.TakeExport(out var registry, out var uuid))
+        {
+            registry!.Withdraw(uuid, buffer);
         }
     }
 
@@ -97,12 +134,15 @@ public sealed class MmapAllocator
     /// <summary>Takes a reference for an export; false when the buffer is gone.</summary>
     internal static bool TryRetain(MmapBuffer buffer) => !buffer.IsReleased && buffer.TryAddReference();
 
+    private static ulong Rounded(ulong length) => (length + PageSize - 1) & ~(PageSize - 1);
+
     internal void Drop(MmapBuffer buffer)
     {
         if (buffer.RemoveReference())
         {
             _buffers.TryRemove(buffer.Offset, out _);
             _ranges.Free(buffer.Offset, buffer.Length);
+            Interlocked.Add(ref _allocatedBytes, -(long)Rounded(buffer.Length));
         }
     }
 }

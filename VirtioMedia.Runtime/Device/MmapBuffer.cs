@@ -7,7 +7,7 @@ namespace VirtioMedia.Runtime.Device;
 /// <summary>
 /// A device-provisioned (MMAP) buffer in shared memory region 0. Its memory stays reserved while anyone holds
 /// it: the session that allocated it (until <see cref="MmapAllocator.Release"/>), every driver mapping (until
-/// MUNMAP) and every virtio object export.
+/// MUNMAP) and its virtio object export (withdrawn when the session allocates again or closes).
 /// </summary>
 public sealed class MmapBuffer
 {
@@ -15,6 +15,8 @@ public sealed class MmapBuffer
     private int _references = 1;
     private int _mappings;
     private int _released;
+    private VirtioObjectRegistry? _exportedTo;
+    private Guid _exportUuid;
 
     internal MmapBuffer(SharedMemoryRegion region, DeviceSession owner, ulong offset, ulong length)
     {
@@ -45,8 +47,57 @@ public sealed class MmapBuffer
     /// <summary>The buffer's bytes; throws <see cref="ObjectDisposedException"/> once its memory is freed.</summary>
     public Span<byte> Span => Volatile.Read(ref _references) > 0 ? _region.GetSpan(Offset, Length) : throw new ObjectDisposedException(nameof(MmapBuffer));
 
+    /// <summary>The UUID it is exported under, or <see cref="Guid.Empty"/>.</summary>
+    public Guid ExportUuid
+    {
+        get
+        {
+            lock (ExportGate)
+            {
+                return _exportUuid;
+            }
+        }
+    }
+
+    /// <summary>Orders an export against the owner's release.</summary>
+    internal object ExportGate { get; } = new();
+
     /// <summary>Marks the owner's release; true the first time only.</summary>
-    internal bool MarkReleased() => Interlocked.Exchange(ref _released, 1) == 0;
+    internal bool MarkReleased()
+    {
+        lock (ExportGate)
+        {
+            return Interlocked.Exchange(ref _released, 1) == 0;
+        }
+    }
+
+    /// <summary>Takes its export away, to withdraw it; false when it has none.</summary>
+    internal bool TakeExport(out VirtioObjectRegistry? registry, out Guid uuid)
+    {
+        lock (ExportGate)
+        {
+            registry = _exportedTo;
+            uuid = _exportUuid;
+            _exportedTo = null;
+            _exportUuid = Guid.Empty;
+            return registry is not null;
+        }
+    }
+
+    /// <summary>The registry and UUID of its export, when it has one (called under <see cref="ExportGate"/>).</summary>
+    internal bool TryGetExport(out VirtioObjectRegistry? registry, out Guid uuid)
+    {
+        registry = _exportedTo;
+        uuid = _exportUuid;
+        return registry is not null;
+    }
+
+    /// <summary>Records its export, or none (called under <see cref="ExportGate"/>).</summary>
+    internal void SetExport(VirtioObjectRegistry? registry, Guid uuid)
+    {
+        _exportedTo = registry;
+        _exportUuid = uuid;
+    }
 
     internal bool TryAddReference()
     {

@@ -12,6 +12,7 @@ internal struct PendingEvent
     public v4l2_buffer Buffer;
     public FixedArray8<v4l2_plane> Planes;
     public int PlaneCount;
-    public v4l2_event Event;
+    /// <summary>For an EVENT, where the session holds its payload (so a newer event of the same type and id can replace it).</summary>
+    public int HeldSlot;
     public int Errno;
 }

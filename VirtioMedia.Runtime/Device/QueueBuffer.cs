@@ -106,7 +106,30 @@ public sealed class QueueBuffer
 
     internal GuestScatterList Pages(int plane) => _pages[plane];
 
-    internal void SetObject(int plane, VirtioObject obj) => _objects[plane] = obj;
+    /// <summary>
+    /// Imports <paramref name="obj"/> into <paramref name="plane"/>, holding its memory until another object replaces
+    /// it or the buffer is released, as an attached dma-buf keeps its memory when the exporter frees its buffer; false
+    /// when the object's memory is already gone.
+    /// </summary>
+    internal bool TrySetObject(int plane, VirtioObject obj)
+    {
+        var previous = _objects[plane].Buffer;
+        if (previous == obj.Buffer)
+        {
+            _objects[plane] = obj;
+            return true;
+        }
+        if (!obj.Buffer.TryAddReference())
+        {
+            return false;
+        }
+        _objects[plane] = obj;
+        if (previous is not null)
+        {
+            previous.Owner.Endpoint.Mmap.Drop(previous);
+        }
+        return true;
+    }
 
     internal void SetLength(int plane, ulong length) => _lengths[plane] = length;
 
@@ -137,6 +160,14 @@ public sealed class QueueBuffer
             {
                 allocator.Release(buffer);
                 _mmap[i] = null;
+            }
+        }
+        for (var i = 0; i < _objects.Length; i++)
+        {
+            if (_objects[i].Buffer is { } imported)
+            {
+                imported.Owner.Endpoint.Mmap.Drop(imported);
+                _objects[i] = default;
             }
         }
     }

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
 
 namespace VirtioMedia.Runtime.Device;
 
@@ -15,19 +16,33 @@ public sealed class VirtioObjectRegistry
     /// <summary>How many objects are registered.</summary>
     public int Count => _objects.Count;
 
-    /// <summary>Exports <paramref name="buffer"/> under a fresh UUID; the buffer's memory lives until <see cref="Remove"/>.
-    /// Returns false when the buffer has been released.</summary>
+    /// <summary>
+    /// Exports <paramref name="buffer"/> as a virtio object. A buffer has one UUID, as virtio-gpu assigns one UUID
+    /// to a resource (VIRTIO_GPU_CMD_RESOURCE_ASSIGN_UUID): exporting it again answers the same one, so the
+    /// registry never holds more entries than there are live buffers. The export lasts until <see cref="Remove"/>,
+    /// until its owner allocates again after releasing it, or until the owner's session closes (CLOSE, the endpoint
+    /// stopping). Returns false when the buffer has been released, or is exported to another registry.
+    /// </summary>
     public bool TryExport(MmapBuffer buffer, out Guid uuid)
     {
         ArgumentNullException.ThrowIfNull(buffer);
         uuid = Guid.Empty;
-        if (!MmapAllocator.TryRetain(buffer))
+        lock (buffer.ExportGate)
         {
-            return false;
+            if (buffer.TryGetExport(out var registry, out var existing))
+            {
+                uuid = existing;
+                return registry == this;
+            }
+            if (!MmapAllocator.TryRetain(buffer))
+            {
+                return false;
+            }
+            uuid = Guid.NewGuid();
+            _objects[uuid] = buffer;
+            buffer.SetExport(this, uuid);
+            return true;
         }
-        uuid = Guid.NewGuid();
-        _objects[uuid] = buffer;
-        return true;
     }
 
     /// <summary>Finds the object a UUID names.</summary>
@@ -45,7 +60,25 @@ public sealed class VirtioObjectRegistry
     /// <summary>Withdraws an export, letting the buffer's memory go once nothing else holds it.</summary>
     public bool Remove(Guid uuid)
     {
-        if (!_objects.TryRemove(uuid, out var buffer))
+        if (!_objects.TryGetValue(uuid, out var buffer))
+        {
+            return false;
+        }
+        lock (buffer.ExportGate)
+        {
+            if (!buffer.TryGetExport(out var registry, out var existing) || registry != this || existing != uuid)
+            {
+                return false; // withdrawn by its owner meanwhile
+            }
+            buffer.SetExport(null, Guid.Empty);
+        }
+        return Withdraw(uuid, buffer);
+    }
+
+    /// <summary>Drops the entry of <paramref name="buffer"/>'s export and the reference it held.</summary>
+    internal bool Withdraw(Guid uuid, MmapBuffer buffer)
+    {
+        if (!_objects.TryRemove(new KeyValuePair<Guid, MmapBuffer>(uuid, buffer)))
         {
             return false;
         }
