@@ -329,6 +329,7 @@ public sealed class VhostUserBackend
                     {
                         throw new RefusedException("polling instead of a kick descriptor is not supported");
                     }
+                    VerifyEventFd(fd, "kick");
                     StopDevice("kick descriptor changed");
                     vring.Kick?.Dispose();
                     vring.Kick = new EventFdNotificationSource(fd, $"vhost-user kick {Array.IndexOf(_vrings, vring)}");
@@ -337,6 +338,10 @@ public sealed class VhostUserBackend
                 case VhostUserRequest.SET_VRING_CALL:
                 {
                     var (vring, fd) = ReadVringFile(message);
+                    if (fd is not null)
+                    {
+                        VerifyEventFd(fd, "call");
+                    }
                     (vring.Call.Swap(fd is null ? null : new EventFdNotifier(fd)) as IDisposable)?.Dispose();
                     return null;
                 }
@@ -401,6 +406,20 @@ public sealed class VhostUserBackend
             }
         }
 
+
+        /// <summary>Refuses a kick or call descriptor that is no eventfd (disposing it) and makes it non-blocking.</summary>
+        private static void VerifyEventFd(UnixFileDescriptor fd, string what)
+        {
+            try
+            {
+                EventFd.Verify(fd, what);
+            }
+            catch
+            {
+                fd.Dispose();
+                throw;
+            }
+        }
 
         private static ulong ReadU64(VhostUserMessage message) =>
             message.Payload.Length == VhostUserProtocol.U64Size && message.TryRead<ulong>(0, out var value)
@@ -506,6 +525,10 @@ public sealed class VhostUserBackend
                     if (size == 0 || mmapOffset + size < mmapOffset || guest + size < guest || user + size < user)
                     {
                         throw new RefusedException($"region {i} [0x{guest:X}, +{size}) at file offset 0x{mmapOffset:X} is empty or wraps");
+                    }
+                    if (!MemoryMapping.TrySealAgainstShrinking(fd) && !Options.AcceptUnsealableMemory)
+                    {
+                        throw new RefusedException($"region {i}: its file cannot be sealed against shrinking (a truncation would be SIGBUS here); see {nameof(VhostUserBackendOptions.AcceptUnsealableMemory)}");
                     }
                     regions[i] = new MemoryTableSnapshot.Description(guest, size, user, mmapOffset, fd);
                 }

@@ -16,6 +16,13 @@ public sealed class VhostUserBackendOptions
     /// <summary>The largest queue size accepted by SET_VRING_NUM.</summary>
     public ushort MaxQueueSize { get; init; } = 1024;
 
+    /// <summary>Whether SET_MEM_TABLE accepts guest memory in a file that cannot be sealed against
+    /// shrinking (a memory-backend-file on /dev/shm, a memfd without MFD_ALLOW_SEALING). False, the default,
+    /// refuses such a table with an error reply: the front-end, or anyone else holding the file, could
+    /// truncate it under the mapping and every later access to the lost pages would kill this process with
+    /// SIGBUS. True accepts it for front-ends that are trusted not to.</summary>
+    public bool AcceptUnsealableMemory { get; init; }
+
     /// <summary>How long the front-end may take to answer a request on the back-end channel.</summary>
     public TimeSpan ReplyTimeout { get; init; } = TimeSpan.FromSeconds(5);
 

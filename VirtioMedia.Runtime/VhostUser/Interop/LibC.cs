@@ -36,6 +36,9 @@ internal static unsafe partial class LibC
     public const uint MFD_ALLOW_SEALING = 2;
 
     public const int F_ADD_SEALS = 1033;
+    public const int F_GETFL = 3;
+    public const int F_SETFL = 4;
+    public const int O_NONBLOCK = 0x800;
 
     /// <summary>fcntl: duplicate a descriptor with close-on-exec set.</summary>
     public const int F_DUPFD_CLOEXEC = 1030;
