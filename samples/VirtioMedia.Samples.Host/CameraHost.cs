@@ -45,11 +45,6 @@ internal static class CameraHost
             },
             (transport, token) => ServeDeviceAsync(camera, transport, log, token));
 
-        if (File.Exists(settings.SocketPath))
-        {
-            // A socket left by an earlier run would make bind fail.
-            File.Delete(settings.SocketPath);
-        }
         VhostUserListener listener;
         try
         {
@@ -86,7 +81,6 @@ internal static class CameraHost
                 }
             }
         }
-        TryDelete(settings.SocketPath);
         log.LogInformation("stopped");
         return 0;
     }
@@ -107,19 +101,5 @@ internal static class CameraHost
         camera.StopStreams();
         log.LogInformation("device stopped (sessions {Sessions}, handler faults {Faults}, protocol errors {Errors})",
             endpoint.SessionCount, endpoint.HandlerFaults, endpoint.ProtocolErrors);
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
     }
 }
