@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
+using VirtioMedia.Runtime.Device;
 using VirtioMedia.Runtime.Memory;
 using VirtioMedia.Runtime.Transport;
 using VirtioMedia.Runtime.Virtqueues;
@@ -63,8 +64,24 @@ public sealed class VhostUserBackend
     private readonly Func<IDeviceTransport, CancellationToken, Task> _serve;
     private readonly ulong _sharedMemorySize;
 
+    /// <summary>
+    /// Creates a back-end that owns the device: each time the front-end starts it, a
+    /// <see cref="DeviceEndpoint"/> from <paramref name="createDevice"/> serves the queues. On a stop, reset
+    /// or disconnect the back-end calls <paramref name="stopping"/> (for the device's own threads, a camera's
+    /// frame source say), stops the endpoint taking chains, waits for every command that was running to
+    /// finish however long it takes (<see cref="VhostUserBackendOptions.StopTimeout"/> only paces the log),
+    /// disposes the endpoint, and only then releases the guest memory and shared memory it could reach.
+    /// </summary>
+    public VhostUserBackend(VhostUserBackendOptions options, Func<IDeviceTransport, DeviceEndpoint> createDevice, Action<DeviceEndpoint>? stopping = null)
+        : this(options, (transport, token) => RunDeviceAsync(createDevice, stopping, transport, token))
+    {
+    }
+
     /// <summary>Creates a back-end that calls <paramref name="serve"/> with a transport each time the
-    /// device starts; the token is cancelled when the device stops or the front-end goes away.</summary>
+    /// device starts; the token is cancelled when the device stops or the front-end goes away. Guest and
+    /// shared memory stay mapped until the returned task completes, so <paramref name="serve"/> must not
+    /// complete while anything it started can still touch them (the constructor taking a device factory
+    /// does that for a <see cref="DeviceEndpoint"/>).</summary>
     public VhostUserBackend(VhostUserBackendOptions options, Func<IDeviceTransport, CancellationToken, Task> serve)
     {
         if (options.Config.Length > VhostUserProtocol.MaxConfigSize)
@@ -76,6 +93,24 @@ public sealed class VhostUserBackend
         var page = (ulong)Environment.SystemPageSize;
         _sharedMemorySize = (options.SharedMemorySize + page - 1) / page * page;
         OfferedProtocolFeatures = _sharedMemorySize > 0 ? SharedMemoryProtocolFeatures : BaseProtocolFeatures;
+    }
+
+    private static async Task RunDeviceAsync(Func<IDeviceTransport, DeviceEndpoint> createDevice, Action<DeviceEndpoint>? stopping, IDeviceTransport transport, CancellationToken cancellationToken)
+    {
+        var endpoint = createDevice(transport);
+        try
+        {
+            endpoint.Start();
+            await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            stopping?.Invoke(endpoint);
+            // No drain timeout: a command still running may write guest memory until it returns, and this
+            // task's end is what lets the memory go.
+            await endpoint.StopAsync(TimeSpan.MaxValue).ConfigureAwait(false);
+        }
+        finally
+        {
+            await endpoint.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>The protocol features this back-end offers: SHMEM only when it has a shared memory region.</summary>
@@ -672,9 +707,13 @@ public sealed class VhostUserBackend
             running.Stop.Cancel();
             try
             {
-                if (!running.Serving.Wait(Options.StopTimeout))
+                // However long it takes: the rings' bases are only true once the device has finished, and the
+                // memory it reaches (region 0 included) is released only after it.
+                var waited = TimeSpan.Zero;
+                while (!running.Serving.Wait(Options.StopTimeout))
                 {
-                    Options.Log?.Invoke($"device did not stop within {Options.StopTimeout}");
+                    waited += Options.StopTimeout;
+                    Options.Log?.Invoke($"device still stopping after {waited} ({reason})");
                 }
             }
             catch (AggregateException error) when (error.InnerException is OperationCanceledException)

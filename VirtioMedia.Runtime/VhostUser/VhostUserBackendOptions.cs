@@ -26,7 +26,8 @@ public sealed class VhostUserBackendOptions
     /// <summary>How long the front-end may take to answer a request on the back-end channel.</summary>
     public TimeSpan ReplyTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long a stopping device may take to finish its serve task.</summary>
+    /// <summary>How often a stop that is still waiting for the device to finish says so in the log. The
+    /// stop waits for the device however long that takes: memory is never released under it.</summary>
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Receives one line per noteworthy event (connection, start, stop, why a connection was dropped).</summary>

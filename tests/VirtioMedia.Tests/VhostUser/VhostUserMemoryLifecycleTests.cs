@@ -70,13 +70,21 @@ public sealed class VhostUserMemoryLifecycleTests
         // ...but still mapped, since the running device may be in the middle of an access to it.
         Assert.IsTrue(IsMapped(buffersHost), "the dropped region was unmapped under the running device");
 
-        // A stop that gives up waiting for the slow handler does not unmap it either.
-        Assert.AreEqual(0UL, client.CallU64(SetVringEnable, RawFrontend.Version | RawFrontend.NeedReply, RawFrontend.State(0, 0)));
+        // A stop waits for the slow handler (its ack too) and unmaps nothing meanwhile.
+        client.Send(SetVringEnable, RawFrontend.Version | RawFrontend.NeedReply, RawFrontend.State(0, 0));
         await cancelled.Task.WaitAsync(Patience);
+        var ack = Task.Run(() => client.Receive());
+        await Task.Delay(300);
+        Assert.IsFalse(ack.IsCompleted, "the stop was acknowledged while the device's handler still ran");
         Assert.IsTrue(IsMapped(buffersHost), "the dropped region was unmapped while the device's handler still ran");
 
-        // Once the handler has returned, nothing can use it any more: unmapped.
+        // Once the handler has returned, the stop completes and nothing can use the region any more: unmapped.
         release.SetResult();
+        using (var reply = await ack.WaitAsync(Patience))
+        {
+            Assert.IsNotNull(reply);
+            Assert.AreEqual(SetVringEnable, reply.Request);
+        }
         var deadline = DateTime.UtcNow + Patience;
         while (IsMapped(buffersHost) && DateTime.UtcNow < deadline)
         {
