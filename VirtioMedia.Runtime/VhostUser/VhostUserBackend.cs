@@ -113,6 +113,12 @@ public sealed class VhostUserBackend
         }
     }
 
+    private long _refusedSharedMemoryMaps;
+
+    /// <summary>How many SHMEM_MAP requests of region 0 the front-ends refused or left unanswered (each one
+    /// is logged too; the device is served without MMAP memory until its next start).</summary>
+    public long RefusedSharedMemoryMaps => Interlocked.Read(ref _refusedSharedMemoryMaps);
+
     /// <summary>The protocol features this back-end offers: SHMEM only when it has a shared memory region.</summary>
     public ulong OfferedProtocolFeatures { get; }
 
@@ -228,7 +234,7 @@ public sealed class VhostUserBackend
             }
             catch (Exception error) when (error is RefusedException or ArgumentException or GuestMemoryException or System.IO.IOException)
             {
-                if (message.NeedsReply && Negotiated(VhostUserProtocolFeatures.REPLY_ACK) && !HasExplicitReply(message.Request))
+                if (message.NeedsReply && Negotiated(VhostUserProtocolFeatures.REPLY_ACK) && !VhostUserRequestDecoder.HasExplicitReply(message.Request))
                 {
                     Options.Log?.Invoke($"request {message.Request} refused: {error.Message}");
                     SendU64(message.Request, 1);
@@ -250,9 +256,6 @@ public sealed class VhostUserBackend
             }
             return true;
         }
-
-        private static bool HasExplicitReply(uint request) => request is VhostUserRequest.GET_FEATURES or VhostUserRequest.GET_PROTOCOL_FEATURES
-            or VhostUserRequest.GET_VRING_BASE or VhostUserRequest.GET_QUEUE_NUM or VhostUserRequest.GET_CONFIG or VhostUserRequest.GET_SHMEM_CONFIG;
 
         private void SendU64(uint request, ulong value)
         {
@@ -750,7 +753,8 @@ public sealed class VhostUserBackend
                 {
                     if (t.IsFaulted)
                     {
-                        Options.Log?.Invoke($"SHMEM_MAP of region 0 not acknowledged: {t.Exception?.InnerException?.Message}");
+                        Interlocked.Increment(ref owner._refusedSharedMemoryMaps);
+                        Options.Log?.Invoke($"SHMEM_MAP of region 0 refused or unanswered, the guest has no MMAP memory until the next start: {t.Exception?.InnerException?.Message}");
                     }
                 },
                 CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
