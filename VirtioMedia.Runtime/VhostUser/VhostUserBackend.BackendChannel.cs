@@ -1,12 +1,7 @@
 using System;
-using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
-using VirtioMedia.Runtime.Device;
-using VirtioMedia.Runtime.Memory;
-using VirtioMedia.Runtime.Transport;
-using VirtioMedia.Runtime.Virtqueues;
 
 namespace VirtioMedia.Runtime.VhostUser;
 
