@@ -1,4 +1,5 @@
 using System;
+using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
@@ -74,12 +75,19 @@ public sealed class VhostUserDeviceOwnershipTests
         channel.Shutdown();
         var stoppedLine = await WaitForAsync(log, "device stopped", TimeSpan.FromSeconds(20));
         var stopTook = stoppedLine.At - disconnected;
+        Console.WriteLine($"stop after the disconnect took {stopTook.TotalSeconds:F2} s (handler {HandlerTime.TotalSeconds} s)");
         Assert.IsTrue(stopTook >= HandlerTime - TimeSpan.FromSeconds(1.5), $"the stop waited for the handler: {stopTook}");
         Assert.IsTrue(stopTook < HandlerTime + TimeSpan.FromSeconds(5), $"and completed when it returned: {stopTook}");
         lock (log)
         {
             Assert.IsTrue(log.Any(entry => entry.Line.StartsWith("device still stopping", StringComparison.Ordinal)), "the wait is logged");
         }
+        // Nothing popped was lost: OPEN and the slow G_INPUT are both in the used ring, read from the
+        // front-end's own mapping (split ring: used.idx is the u16 after the flags), and both available
+        // entries were consumed.
+        var layout = frontend.CommandQueueLayout;
+        Assert.AreEqual(2, BinaryPrimitives.ReadUInt16LittleEndian(frontend.Memory.GetSpan(layout.UsedIndex, 2)), "used.idx after the stop");
+        Assert.AreEqual(2, BinaryPrimitives.ReadUInt16LittleEndian(frontend.Memory.GetSpan(layout.AvailableIndex, 2)), "avail.idx: two chains offered");
         await Task.WhenAny(ioctl, Task.Delay(TimeSpan.FromSeconds(5)));
         await driver.DisposeAsync();
         frontend.Dispose();

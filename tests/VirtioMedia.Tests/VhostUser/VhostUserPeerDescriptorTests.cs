@@ -83,8 +83,10 @@ public sealed class VhostUserPeerDescriptorTests
         }
         Assert.IsFalse(source.Watching, "the watcher ended");
         Assert.IsTrue(source.Faulted, "and says why");
+        var ended = clock.Elapsed;
         Thread.Sleep(500);
         var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        Console.WriteLine($"watcher ended after {ended.TotalMilliseconds:F0} ms; process CPU over {clock.Elapsed.TotalMilliseconds:F0} ms: {used.TotalMilliseconds:F0} ms");
         // A spinning watcher alone would use the whole of one core over these 0.5 s and more.
         Assert.IsTrue(used < TimeSpan.FromMilliseconds(400) + clock.Elapsed * 0.5, $"{used.TotalMilliseconds:F0} ms of CPU");
     }
