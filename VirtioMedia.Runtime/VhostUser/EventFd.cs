@@ -1,3 +1,5 @@
+using System;
+using System.IO;
 using VirtioMedia.Runtime.VhostUser.Interop;
 
 namespace VirtioMedia.Runtime.VhostUser;
@@ -8,6 +10,38 @@ public static unsafe class EventFd
     /// <summary>A new non-blocking, close-on-exec eventfd with counter 0.</summary>
     public static UnixFileDescriptor Create() =>
         new(LibC.Check(LibC.EventFd(0, LibC.EFD_CLOEXEC | LibC.EFD_NONBLOCK), "eventfd"));
+
+    /// <summary>Checks that <paramref name="fd"/>, received from a peer as a kick or call descriptor, is an
+    /// eventfd, and makes it non-blocking: a pipe nobody reads would block every notification, and a pipe
+    /// whose writer hung up would wake its watcher for ever. Throws <see cref="ArgumentException"/> for
+    /// any other kind of file (the caller still owns and disposes <paramref name="fd"/>).</summary>
+    internal static void Verify(UnixFileDescriptor fd, string what)
+    {
+        fd.With(raw =>
+        {
+            // Linux has no fstat type for an eventfd (an anonymous inode); its fdinfo alone names the counter
+            // (fs/eventfd.c, eventfd_show_fdinfo).
+            string info;
+            try
+            {
+                info = File.ReadAllText($"/proc/self/fdinfo/{raw}");
+            }
+            catch (IOException error)
+            {
+                throw new ArgumentException($"{what}: descriptor {raw} cannot be inspected: {error.Message}");
+            }
+            if (!info.Contains("eventfd-count:", StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"{what}: the descriptor is not an eventfd");
+            }
+            var flags = LibC.Check(LibC.Fcntl(raw, LibC.F_GETFL, 0), "fcntl(F_GETFL)");
+            if ((flags & LibC.O_NONBLOCK) == 0)
+            {
+                LibC.Check(LibC.Fcntl(raw, LibC.F_SETFL, flags | LibC.O_NONBLOCK), "fcntl(F_SETFL)");
+            }
+            return 0;
+        });
+    }
 
     /// <summary>Adds 1 to the counter. Never blocks: a counter at its maximum already wakes the reader.</summary>
     internal static void Signal(int fd)

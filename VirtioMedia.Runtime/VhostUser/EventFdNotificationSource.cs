@@ -20,6 +20,7 @@ public sealed class EventFdNotificationSource : INotificationSource, IDisposable
     private readonly Thread _thread;
     private int _pending;
     private int _disposed;
+    private bool _faulted;
 
     /// <summary>Takes ownership of <paramref name="fd"/> (it must be non-blocking) and starts watching it.</summary>
     public EventFdNotificationSource(UnixFileDescriptor fd, string name = "eventfd")
@@ -32,8 +33,11 @@ public sealed class EventFdNotificationSource : INotificationSource, IDisposable
     /// <summary>The watched eventfd (to pass to the other side again).</summary>
     internal UnixFileDescriptor Descriptor => _fd;
 
-    /// <summary>Whether the watch ended because the descriptor failed (the other side's end is unusable).</summary>
-    public bool Faulted { get; private set; }
+    /// <summary>Whether the watch ended because the descriptor failed or hung up (the other side's end is unusable).</summary>
+    public bool Faulted => Volatile.Read(ref _faulted);
+
+    /// <summary>Whether the watching thread has ended (a fault, a hang-up or <see cref="Dispose"/>).</summary>
+    public bool Watching => _thread.IsAlive;
 
     /// <inheritdoc/>
     public ValueTask WaitAsync(CancellationToken cancellationToken)
@@ -82,16 +86,17 @@ public sealed class EventFdNotificationSource : INotificationSource, IDisposable
                     {
                         continue;
                     }
-                    Faulted = true;
+                    Volatile.Write(ref _faulted, true);
                     return;
                 }
                 if (descriptors[1].ReturnedEvents != 0)
                 {
                     return;
                 }
-                if ((descriptors[0].ReturnedEvents & (LibC.POLLERR | LibC.POLLNVAL)) != 0)
+                // A hang-up stays reported on every poll: the watch ends instead of spinning on it.
+                if ((descriptors[0].ReturnedEvents & (LibC.POLLERR | LibC.POLLHUP | LibC.POLLNVAL)) != 0)
                 {
-                    Faulted = true;
+                    Volatile.Write(ref _faulted, true);
                     return;
                 }
                 if (EventFd.Drain(fd) && Interlocked.Exchange(ref _pending, 1) == 0)

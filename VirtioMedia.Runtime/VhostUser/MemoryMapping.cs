@@ -44,6 +44,16 @@ public sealed unsafe class MemoryMapping : IDisposable
         return new MemoryMapping((void*)address, length);
     }
 
+    /// <summary>Seals <paramref name="fd"/> against shrinking where it takes seals; true when it can no
+    /// longer shrink (sealed now or before, as QEMU's memory-backend-memfd seals its files itself).
+    /// False for a file that takes no seals: a regular file (on /dev/shm, say) or a memfd created without
+    /// MFD_ALLOW_SEALING, which its other holders may truncate under a mapping.</summary>
+    public static bool TrySealAgainstShrinking(UnixFileDescriptor fd)
+    {
+        fd.With(raw => LibC.Fcntl(raw, LibC.F_ADD_SEALS, LibC.F_SEAL_SHRINK));
+        return IsSealedAgainstShrinking(fd);
+    }
+
     /// <summary>Whether <paramref name="fd"/> can no longer shrink (F_SEAL_SHRINK is set).</summary>
     public static bool IsSealedAgainstShrinking(UnixFileDescriptor fd) =>
         fd.With(raw => LibC.Fcntl(raw, LibC.F_GET_SEALS, 0)) is var seals && seals >= 0 && (seals & LibC.F_SEAL_SHRINK) != 0;

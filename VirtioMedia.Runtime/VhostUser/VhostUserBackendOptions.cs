@@ -16,10 +16,18 @@ public sealed class VhostUserBackendOptions
     /// <summary>The largest queue size accepted by SET_VRING_NUM.</summary>
     public ushort MaxQueueSize { get; init; } = 1024;
 
+    /// <summary>Whether SET_MEM_TABLE accepts guest memory in a file that cannot be sealed against
+    /// shrinking (a memory-backend-file on /dev/shm, a memfd without MFD_ALLOW_SEALING). False, the default,
+    /// refuses such a table with an error reply: the front-end, or anyone else holding the file, could
+    /// truncate it under the mapping and every later access to the lost pages would kill this process with
+    /// SIGBUS. True accepts it for front-ends that are trusted not to.</summary>
+    public bool AcceptUnsealableMemory { get; init; }
+
     /// <summary>How long the front-end may take to answer a request on the back-end channel.</summary>
     public TimeSpan ReplyTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long a stopping device may take to finish its serve task.</summary>
+    /// <summary>How often a stop that is still waiting for the device to finish says so in the log. The
+    /// stop waits for the device however long that takes: memory is never released under it.</summary>
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Receives one line per noteworthy event (connection, start, stop, why a connection was dropped).</summary>

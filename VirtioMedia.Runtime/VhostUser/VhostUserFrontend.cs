@@ -436,6 +436,14 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
             }
             var protection = LibC.PROT_READ | ((flags & VhostUserProtocol.MapReadWrite) != 0 ? LibC.PROT_WRITE : 0);
             using var raw = fd.Acquire();
+            // A file shorter than the range would fault (SIGBUS) on the first access past its end, and one
+            // that can still shrink could become so later: sealed where the file allows it, then measured.
+            MemoryMapping.TrySealAgainstShrinking(fd);
+            var size = LibC.Lseek(raw.Fd, 0, LibC.SEEK_END);
+            if (size < 0 || (ulong)size < fdOffset + length || fdOffset + length < fdOffset)
+            {
+                return 1;
+            }
             var result = LibC.Mmap(_sharedBase + shmOffset, (nuint)length, protection, LibC.MAP_SHARED | LibC.MAP_FIXED, raw.Fd, (long)fdOffset);
             if (result == LibC.MapFailed)
             {
@@ -464,7 +472,9 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
             {
                 return 1;
             }
-            var result = LibC.Mmap(_sharedBase + shmOffset, (nuint)length, LibC.PROT_NONE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_FIXED, -1, 0);
+            // Zero pages in place of the device's file, not PROT_NONE: an application still reading a buffer
+            // there reads zeros instead of faulting, and its next ioctl on that buffer is refused.
+            var result = LibC.Mmap(_sharedBase + shmOffset, (nuint)length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_FIXED, -1, 0);
             return result == LibC.MapFailed ? 1UL : 0UL;
         }
     }

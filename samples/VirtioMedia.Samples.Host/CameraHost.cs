@@ -43,13 +43,19 @@ internal static class CameraHost
                 Log = message => log.LogDebug("vhost-user: {Message}", message),
                 Trace = settings.TraceVhostUser ? line => log.LogInformation("vhost-user trace: {Line}", line) : null,
             },
-            (transport, token) => ServeDeviceAsync(camera, transport, log, token));
+            transport =>
+            {
+                log.LogInformation("device started");
+                return camera.CreateEndpoint(transport);
+            },
+            endpoint =>
+            {
+                // Before the back-end releases the front-end's memory: no frame may be written after that.
+                camera.StopStreams();
+                log.LogInformation("device stopping (sessions {Sessions}, handler faults {Faults}, protocol errors {Errors})",
+                    endpoint.SessionCount, endpoint.HandlerFaults, endpoint.ProtocolErrors);
+            });
 
-        if (File.Exists(settings.SocketPath))
-        {
-            // A socket left by an earlier run would make bind fail.
-            File.Delete(settings.SocketPath);
-        }
         VhostUserListener listener;
         try
         {
@@ -86,40 +92,7 @@ internal static class CameraHost
                 }
             }
         }
-        TryDelete(settings.SocketPath);
         log.LogInformation("stopped");
         return 0;
-    }
-
-    private static async Task ServeDeviceAsync(VirtualCamera camera, IDeviceTransport transport, ILogger log, CancellationToken cancellationToken)
-    {
-        await using var endpoint = camera.CreateEndpoint(transport);
-        endpoint.Start();
-        log.LogInformation("device started");
-        try
-        {
-            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        // The front-end's memory is unmapped once this returns: no frame may be written after that.
-        camera.StopStreams();
-        log.LogInformation("device stopped (sessions {Sessions}, handler faults {Faults}, protocol errors {Errors})",
-            endpoint.SessionCount, endpoint.HandlerFaults, endpoint.ProtocolErrors);
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
     }
 }

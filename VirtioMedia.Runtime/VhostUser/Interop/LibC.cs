@@ -36,6 +36,9 @@ internal static unsafe partial class LibC
     public const uint MFD_ALLOW_SEALING = 2;
 
     public const int F_ADD_SEALS = 1033;
+    public const int F_GETFL = 3;
+    public const int F_SETFL = 4;
+    public const int O_NONBLOCK = 0x800;
 
     /// <summary>fcntl: duplicate a descriptor with close-on-exec set.</summary>
     public const int F_DUPFD_CLOEXEC = 1030;
@@ -167,6 +170,22 @@ internal static unsafe partial class LibC
 
     /// <summary>Bytes enough for a struct stat on every 64-bit Linux.</summary>
     public const int StatBufferSize = 256;
+
+    public const int AT_FDCWD = -100;
+    public const int AT_SYMLINK_NOFOLLOW = 0x100;
+    public const uint STATX_TYPE = 1;
+    public const int S_IFMT = 0xF000;
+    public const int S_IFSOCK = 0xC000;
+
+    /// <summary>Bytes of a struct statx (the same on every architecture); stx_mode is the u16 at offset 28.</summary>
+    public const int StatxBufferSize = 256;
+    public const int StatxModeOffset = 28;
+
+    [LibraryImport(Library, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Statx(int directory, string path, int flags, uint mask, byte* buffer);
+
+    [LibraryImport(Library, EntryPoint = "chmod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Chmod(string path, uint mode);
 
     [LibraryImport(Library, EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Unlink(string path);

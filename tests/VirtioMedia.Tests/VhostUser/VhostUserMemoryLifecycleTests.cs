@@ -1,5 +1,6 @@
 using System;
 using System.Buffers.Binary;
+using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
@@ -70,13 +71,21 @@ public sealed class VhostUserMemoryLifecycleTests
         // ...but still mapped, since the running device may be in the middle of an access to it.
         Assert.IsTrue(IsMapped(buffersHost), "the dropped region was unmapped under the running device");
 
-        // A stop that gives up waiting for the slow handler does not unmap it either.
-        Assert.AreEqual(0UL, client.CallU64(SetVringEnable, RawFrontend.Version | RawFrontend.NeedReply, RawFrontend.State(0, 0)));
+        // A stop waits for the slow handler (its ack too) and unmaps nothing meanwhile.
+        client.Send(SetVringEnable, RawFrontend.Version | RawFrontend.NeedReply, RawFrontend.State(0, 0));
         await cancelled.Task.WaitAsync(Patience);
+        var ack = Task.Run(() => client.Receive());
+        await Task.Delay(300);
+        Assert.IsFalse(ack.IsCompleted, "the stop was acknowledged while the device's handler still ran");
         Assert.IsTrue(IsMapped(buffersHost), "the dropped region was unmapped while the device's handler still ran");
 
-        // Once the handler has returned, nothing can use it any more: unmapped.
+        // Once the handler has returned, the stop completes and nothing can use the region any more: unmapped.
         release.SetResult();
+        using (var reply = await ack.WaitAsync(Patience))
+        {
+            Assert.IsNotNull(reply);
+            Assert.AreEqual(SetVringEnable, reply.Request);
+        }
         var deadline = DateTime.UtcNow + Patience;
         while (IsMapped(buffersHost) && DateTime.UtcNow < deadline)
         {
@@ -143,6 +152,54 @@ public sealed class VhostUserMemoryLifecycleTests
         await serving.WaitAsync(Patience);
         using var late = backendChannel.Receive(Patience);
         Assert.IsNull(late, late is null ? "" : $"back-end request {late.Request} after the connection closed");
+    }
+
+    [TestMethod]
+    public async Task A_refused_SHMEM_MAP_is_logged_and_counted_and_the_device_is_served_all_the_same()
+    {
+        var log = new List<string>();
+        var starts = 0;
+        var backend = new VhostUserBackend(
+            new VhostUserBackendOptions
+            {
+                Config = new byte[40],
+                SharedMemorySize = 1 << 16,
+                StopTimeout = Patience,
+                ReplyTimeout = Patience,
+                Log = line => { lock (log) { log.Add(line); } },
+            },
+            async (_, token) =>
+            {
+                Interlocked.Increment(ref starts);
+                await Task.Delay(Timeout.Infinite, token).ContinueWith(_ => { }, TaskScheduler.Default);
+            });
+        var (channel, server) = VhostUserChannel.CreatePair();
+        var serving = backend.ServeConnectionAsync(server, CancellationToken.None);
+        using var rings = MemoryFile.Create("rings", 1 << 16);
+        using var client = new RawFrontend(channel);
+        using var kick0 = EventFd.Create();
+        using var kick1 = EventFd.Create();
+        var (mine, theirs) = VhostUserChannel.CreateSocketPair();
+        using var backendChannel = new VhostUserChannel(mine);
+        client.Send(SetProtocolFeatures, RawFrontend.Version, RawFrontend.U64(ReplyAck | BackendReq | BackendSendFd | Shmem));
+        using (theirs)
+        {
+            Assert.AreEqual(0UL, client.CallU64(SetBackendReqFd, RawFrontend.Version | RawFrontend.NeedReply, [], theirs));
+        }
+        SetRings(client, Table((RingGuest, RingUser, rings)), [rings.Descriptor], kick0, kick1);
+        Enable(client);
+
+        // The front-end refuses the mapping (a non-zero u64, as QEMU answers a map it cannot place).
+        AcknowledgeMap(backendChannel, 1 << 16, status: 1);
+        await WaitUntil(() => Volatile.Read(ref starts) == 1);
+        await WaitUntil(() => backend.RefusedSharedMemoryMaps == 1);
+        lock (log)
+        {
+            Assert.IsTrue(log.Any(line => line.Contains("SHMEM_MAP of region 0 refused", StringComparison.Ordinal)), string.Join(" | ", log));
+        }
+        Assert.AreEqual(2UL, client.CallU64(17 /* GET_QUEUE_NUM */, RawFrontend.Version, []), "the connection still serves");
+        client.Channel.Shutdown();
+        await serving.WaitAsync(Patience);
     }
 
     [TestMethod]
@@ -247,7 +304,7 @@ public sealed class VhostUserMemoryLifecycleTests
     }
 
     /// <summary>Receives SHMEM_MAP of all of region 0 (need_reply, one descriptor, read-write) and acknowledges it.</summary>
-    private static void AcknowledgeMap(VhostUserChannel backendChannel, ulong length)
+    private static void AcknowledgeMap(VhostUserChannel backendChannel, ulong length, ulong status = 0)
     {
         using var map = backendChannel.Receive(Patience) ?? throw new AssertFailedException("the back-end channel closed");
         Assert.AreEqual(ShmemMap, map.Request);
@@ -257,7 +314,7 @@ public sealed class VhostUserMemoryLifecycleTests
         BinaryPrimitives.WriteUInt64LittleEndian(expected.AsSpan(24), length);
         BinaryPrimitives.WriteUInt64LittleEndian(expected.AsSpan(32), 1);
         CollectionAssert.AreEqual(expected, map.Payload, "shmid 0, fd_offset 0, shm_offset 0, len, flags read-write");
-        backendChannel.SendRaw(RawFrontend.Message(ShmemMap, RawFrontend.Version | RawFrontend.Reply, RawFrontend.U64(0)));
+        backendChannel.SendRaw(RawFrontend.Message(ShmemMap, RawFrontend.Version | RawFrontend.Reply, RawFrontend.U64(status)));
     }
 
     /// <summary>True when nothing arrives on <paramref name="channel"/> for half a second.</summary>
