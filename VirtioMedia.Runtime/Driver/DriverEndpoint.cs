@@ -35,6 +35,8 @@ public sealed class DriverEndpoint : IAsyncDisposable
     private readonly Func<CommandSlot, uint, int> _finishIoctl;
     private readonly List<CommandSlot> _allSlots = new();
     private readonly ConcurrentDictionary<uint, DriverSession> _sessions = new();
+    private readonly List<MappedBuffer> _mapped = new();
+    private readonly Action<ulong, ulong> _onSharedMemoryUnmapped;
     private readonly NativeMemoryManager[] _eventBuffers;
     private readonly ulong _eventArea;
     private readonly CancellationTokenSource _stop = new();
@@ -50,6 +52,7 @@ public sealed class DriverEndpoint : IAsyncDisposable
         _transport = transport;
         _options = options;
         _finishIoctl = FinishIoctl;
+        _onSharedMemoryUnmapped = OnSharedMemoryUnmapped;
         Config = transport.ReadConfig();
         _commands = new DriverQueue<CommandSlot>(transport.Memory, transport.CommandQueueLayout, transport.EventIndex);
         _events = new DriverQueue<int>(transport.Memory, transport.EventQueueLayout, transport.EventIndex);
@@ -76,6 +79,10 @@ public sealed class DriverEndpoint : IAsyncDisposable
         }
         var period = TimeSpan.FromMilliseconds(Math.Clamp(options.CommandTimeout.TotalMilliseconds / 4, 5, 250));
         _watchdog = new Timer(static state => ((DriverEndpoint)state!).ExpireOverdue(), this, period, period);
+        if (transport is ISharedMemoryUnmapSource unmaps)
+        {
+            unmaps.SharedMemoryUnmapped += _onSharedMemoryUnmapped;
+        }
         var token = _stop.Token;
         _loops = Task.WhenAll(
             Task.Run(() => CommandCompletionLoopAsync(token), CancellationToken.None),
@@ -146,6 +153,10 @@ public sealed class DriverEndpoint : IAsyncDisposable
             throw new ObjectDisposedException(nameof(MappedBuffer));
         }
         buffer.IsUnmapped = true;
+        lock (_mapped)
+        {
+            _mapped.Remove(buffer);
+        }
         var slot = await RentSlotAsync(16, 8, cancellationToken).ConfigureAwait(false);
         var writer = slot.RequestWriter();
         CommandCodec.EncodeMunmap(ref writer, buffer.DriverAddress);
@@ -208,6 +219,7 @@ public sealed class DriverEndpoint : IAsyncDisposable
         {
             session.Complete(null);
         }
+        RevokeAllMappings();
         _stop.Dispose();
     }
 
@@ -361,7 +373,46 @@ public sealed class DriverEndpoint : IAsyncDisposable
         {
             throw new DeviceProtocolException($"MMAP answered [0x{response.driver_addr:X}, +{response.len}), outside shared memory region 0 of {region.Length} bytes");
         }
-        return new MappedBuffer(region, response.driver_addr, response.len);
+        var buffer = new MappedBuffer(region, response.driver_addr, response.len);
+        lock (_mapped)
+        {
+            _mapped.Add(buffer);
+        }
+        return buffer;
+    }
+
+    /// <summary>The device took [offset, +length) of region 0 back (the transport left zero pages there): every
+    /// buffer mapped there is revoked, so its next access fails with a reason instead of reading zeros.</summary>
+    private void OnSharedMemoryUnmapped(ulong offset, ulong length)
+    {
+        lock (_mapped)
+        {
+            for (var i = _mapped.Count - 1; i >= 0; i--)
+            {
+                if (_mapped[i].Overlaps(offset, length))
+                {
+                    _mapped[i].Revoke($"the device unmapped [0x{offset:X}, +{length}) of shared memory region 0, where this buffer was mapped at 0x{_mapped[i].DriverAddress:X}; its contents are gone");
+                    _mapped.RemoveAt(i);
+                }
+            }
+        }
+    }
+
+    /// <summary>Revokes every buffer still mapped (the endpoint is gone; nothing can MUNMAP them any more).</summary>
+    private void RevokeAllMappings()
+    {
+        if (_transport is ISharedMemoryUnmapSource unmaps)
+        {
+            unmaps.SharedMemoryUnmapped -= _onSharedMemoryUnmapped;
+        }
+        lock (_mapped)
+        {
+            foreach (var buffer in _mapped)
+            {
+                buffer.Revoke("the driver endpoint was disposed while this buffer was mapped");
+            }
+            _mapped.Clear();
+        }
     }
 
     /// <summary>VIRTIO_MEDIA_CMD_CLOSE for <paramref name="session"/> (already marked closed).</summary>
