@@ -121,6 +121,10 @@ public sealed class DriverEndpoint : IAsyncDisposable
     /// <summary>How many sessions are open.</summary>
     public int SessionCount => _sessions.Count;
 
+    /// <summary>How many command chains the device holds (answered or not by their callers: a command that timed
+    /// out keeps its chain until the device returns it).</summary>
+    public int CommandsInFlight => (int)(_commands.Layout.Size / 2) - _inFlight.CurrentCount;
+
     /// <summary>VIRTIO_MEDIA_CMD_OPEN: opens a new session.</summary>
     public async ValueTask<DriverSession> OpenSessionAsync(CancellationToken cancellationToken = default)
     {
@@ -214,13 +218,16 @@ public sealed class DriverEndpoint : IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
-        FailAll(new ObjectDisposedException(nameof(DriverEndpoint)));
+        // Loops stopped: no completion can race these. Every waiting command fails, every session's streams end
+        // with the reason, and only then are the mappings revoked (no command can still hand one out).
+        FailAll(new ObjectDisposedException(nameof(DriverEndpoint), "the driver endpoint was disposed before the device answered"));
+        var ended = new ObjectDisposedException(nameof(DriverEndpoint), "the driver endpoint was disposed; the session is gone");
         foreach (var session in _sessions.Values)
         {
-            session.Complete(null);
+            session.Complete(ended);
         }
+        _sessions.Clear();
         RevokeAllMappings();
-        _stop.Dispose();
     }
 
     /// <summary>VIRTIO_MEDIA_CMD_IOCTL for <paramref name="session"/>.</summary>
@@ -476,9 +483,29 @@ public sealed class DriverEndpoint : IAsyncDisposable
     private async ValueTask<CommandSlot> RentSlotAsync(int readable, int writable, CancellationToken cancellationToken)
     {
         ThrowIfFaulted();
-        if (!await _inFlight.WaitAsync(_options.CommandTimeout, cancellationToken).ConfigureAwait(false))
+        if (_inFlight.Wait(0))
+        {
+            return TakeSlot(readable, writable);
+        }
+        // Every slot is the device's: wait for one, but a disposal ends the wait at once (no caller outlives the endpoint).
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
+        bool rented;
+        try
+        {
+            rented = await _inFlight.WaitAsync(_options.CommandTimeout, waiting.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ObjectDisposedException(nameof(DriverEndpoint), "the driver endpoint was disposed while the command waited for a slot");
+        }
+        if (!rented)
         {
             throw new TimeoutException($"no command slot freed within {_options.CommandTimeout}: the device is not answering");
+        }
+        if (_stop.IsCancellationRequested)
+        {
+            _inFlight.Release();
+            ThrowIfFaulted();
         }
         return TakeSlot(readable, writable);
     }
