@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
 using VirtioMedia.Abi;
+using VirtioMedia.Runtime.Driver;
 using VirtioMedia.Runtime.Memory;
 using VirtioMedia.Runtime.Transport;
 using VirtioMedia.Runtime.VhostUser.Interop;
@@ -26,7 +27,7 @@ namespace VirtioMedia.Runtime.VhostUser;
 /// QEMU does when it quits. Three things QEMU repeats are sent once: GET_FEATURES, GET_CONFIG, and the
 /// call descriptors QEMU re-sends when it unmasks its interrupts after the start.
 /// </remarks>
-public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
+public sealed unsafe class VhostUserFrontend : IDriverTransport, ISharedMemoryUnmapSource, IDisposable
 {
     private static readonly SharedMemoryRegion NoSharedMemory = SharedMemoryRegion.None(0);
     private readonly VhostUserChannel _channel;
@@ -108,6 +109,9 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
     /// <remarks>Length 0 when the back-end has none (it did not offer VHOST_USER_PROTOCOL_F_SHMEM, or
     /// reported a size of 0).</remarks>
     public SharedMemoryRegion SharedMemory => _shared ?? NoSharedMemory;
+
+    /// <inheritdoc/>
+    public event Action<ulong, ulong>? SharedMemoryUnmapped;
 
     /// <summary>Whether VIRTIO_F_RING_EVENT_IDX was negotiated (the driver's queues must match).</summary>
     public bool EventIndex { get; private set; }
@@ -475,8 +479,14 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, IDisposable
             // Zero pages in place of the device's file, not PROT_NONE: an application still reading a buffer
             // there reads zeros instead of faulting, and its next ioctl on that buffer is refused.
             var result = LibC.Mmap(_sharedBase + shmOffset, (nuint)length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_FIXED, -1, 0);
-            return result == LibC.MapFailed ? 1UL : 0UL;
+            if (result == LibC.MapFailed)
+            {
+                return 1;
+            }
         }
+        // Told outside the gate: the driver endpoint revokes the buffers mapped there.
+        SharedMemoryUnmapped?.Invoke(shmOffset, length);
+        return 0;
     }
 
     /// <summary>Stops the device as QEMU does before it disconnects: both rings disabled, then their

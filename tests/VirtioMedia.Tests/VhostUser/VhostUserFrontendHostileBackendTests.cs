@@ -39,9 +39,18 @@ public sealed class VhostUserFrontendHostileBackendTests
             Assert.AreEqual(0x77, frontend.SharedMemory.GetSpan(0x2000, 1)[0], "the back-end's bytes are there");
             Assert.IsTrue(MemoryMapping.IsSealedAgainstShrinking(goodFile.Descriptor), "the front-end sealed what it mapped");
 
+            var notices = 0;
+            (ulong Offset, ulong Length) notice = default;
+            frontend.SharedMemoryUnmapped += (offset, length) =>
+            {
+                notice = (offset, length);
+                Interlocked.Increment(ref notices);
+            };
             unmap.SetResult();
             await unmapped.Task.WaitAsync(TimeSpan.FromSeconds(5));
             Assert.AreEqual(0UL, statuses[2], "SHMEM_UNMAP accepted");
+            Assert.AreEqual(1, Volatile.Read(ref notices), "the driver side is told once (it revokes the buffers mapped there)");
+            Assert.AreEqual((0UL, RegionSize), notice);
             // A reader that still holds the old range: zeros, and writable, instead of a fault.
             var stale = frontend.SharedMemory.GetSpan(0, (int)RegionSize);
             Assert.AreEqual(-1, stale.IndexOfAnyExcept((byte)0), "zero pages after the unmap");
