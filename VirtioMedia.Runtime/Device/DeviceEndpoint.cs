@@ -112,6 +112,29 @@ public sealed class DeviceEndpoint : IAsyncDisposable
     /// DQBUF and EVENT events, plus at most one ERROR event a session).</summary>
     public int HeldEvents => Volatile.Read(ref _heldEvents);
 
+    /// <summary>Whether a queue the driver corrupted is broken and serves nothing more until the device is
+    /// reset: what virtio reports as DEVICE_NEEDS_RESET (virtio 1.2, 2.1 "Device Status Field").</summary>
+    public bool NeedsReset => Transport.CommandQueue.NeedsReset || Transport.EventQueue.NeedsReset;
+
+    /// <summary>Why a queue broke (the command queue's error first), or null while both serve.</summary>
+    public VirtqueueException? QueueError => Transport.CommandQueue.Error ?? Transport.EventQueue.Error;
+
+    /// <summary>Raised once for each queue that breaks (0 commandq, 1 eventq), with why, on the queue's own
+    /// loop: later kicks of a broken queue read nothing and raise nothing. A handler's exception is ignored.</summary>
+    public event Action<int, VirtqueueException>? QueueBroken;
+
+    private void ReportBroken(int queueIndex, DeviceQueue queue)
+    {
+        try
+        {
+            QueueBroken?.Invoke(queueIndex, queue.Error!);
+        }
+        catch (Exception)
+        {
+            // A log that fails must not end the queue's loop.
+        }
+    }
+
     /// <summary>The session with id <paramref name="id"/>, while it holds that id.</summary>
     public bool TryGetSession(uint id, out DeviceSession session) => _sessions.TryGetValue(id, out session!);
 
@@ -223,6 +246,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
                 case PopResult.RingBroken:
                     // Counted once: the queue serves nothing more until reset (queue.NeedsReset, queue.Error).
                     Interlocked.Increment(ref _protocolErrors);
+                    ReportBroken(0, queue);
                     return;
                 default:
                     return;
@@ -564,6 +588,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
                         {
                             // Counted once; events are held (and bounded elsewhere) until the queue is reset.
                             Interlocked.Increment(ref _protocolErrors);
+                            ReportBroken(1, queue);
                         }
                         return; // held until the driver supplies a buffer
                     }
