@@ -185,6 +185,16 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         // An event being written finishes under the gate; after it, FlushEvents sees the flag.
         lock (_eventGate)
         {
+            // A buffer taken for an event that was never written goes back used with length 0, so the used ring
+            // accounts for every chain taken from the available ring (GET_VRING_BASE counts it as consumed).
+            if (_spareEventChain is { } spare)
+            {
+                _spareEventChain = null;
+                if (_eventQueue!.Push(spare, 0))
+                {
+                    Transport.EventInterrupt.Notify();
+                }
+            }
         }
         // Commands a session has queued but not started get their answer now, so the used ring accounts for every
         // chain taken from the available ring. A session's own worker may take some of them first; it answers the
