@@ -11,6 +11,11 @@ namespace VirtioMedia.Runtime.Device;
 /// </summary>
 internal sealed class DeviceCommand
 {
+    /// <summary>The segments of each kind a pooled command keeps between chains, as
+    /// <see cref="DescriptorChain.RetainedCapacity"/> does for buffers: a long chain grows the arrays for its
+    /// own time only.</summary>
+    internal const int RetainedSegments = DescriptorChain.RetainedCapacity;
+
     private ReadOnlyMemory<byte>[] _readable = new ReadOnlyMemory<byte>[4];
     private Memory<byte>[] _writable = new Memory<byte>[4];
     private NativeMemoryManager[] _managers = [];
@@ -67,14 +72,30 @@ internal sealed class DeviceCommand
         }
     }
 
-    /// <summary>Forgets the chain so the pool holds no guest memory views.</summary>
+    /// <summary>Forgets the chain so the pool holds no guest memory views. Arrays a long chain grew shrink back to <see cref="RetainedSegments"/> (and the memory managers to twice
+    /// that), so a pooled command holds no more whatever a driver once sent.</summary>
     public void Unbind()
     {
         Array.Clear(_readable, 0, _readableCount);
         Array.Clear(_writable, 0, _writableCount);
         _readableCount = _writableCount = 0;
         Chain = null!;
+        if (_readable.Length > RetainedSegments)
+        {
+            _readable = new ReadOnlyMemory<byte>[RetainedSegments];
+        }
+        if (_writable.Length > RetainedSegments)
+        {
+            _writable = new Memory<byte>[RetainedSegments];
+        }
+        if (_managers.Length > 2 * RetainedSegments)
+        {
+            Array.Resize(ref _managers, 2 * RetainedSegments);
+        }
     }
+
+    /// <summary>The segment slots this command holds (readable, writable, memory managers), for tests of the bound.</summary>
+    internal int RetainedSlots => _readable.Length + _writable.Length + _managers.Length;
 
     /// <summary>Writes a header-only response (when there is room) and returns its length.</summary>
     public uint WriteStatus(int status)

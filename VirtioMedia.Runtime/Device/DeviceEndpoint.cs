@@ -112,6 +112,29 @@ public sealed class DeviceEndpoint : IAsyncDisposable
     /// DQBUF and EVENT events, plus at most one ERROR event a session).</summary>
     public int HeldEvents => Volatile.Read(ref _heldEvents);
 
+    /// <summary>Whether a queue the driver corrupted is broken and serves nothing more until the device is
+    /// reset: what virtio reports as DEVICE_NEEDS_RESET (virtio 1.2, 2.1 "Device Status Field").</summary>
+    public bool NeedsReset => Transport.CommandQueue.NeedsReset || Transport.EventQueue.NeedsReset;
+
+    /// <summary>Why a queue broke (the command queue's error first), or null while both serve.</summary>
+    public VirtqueueException? QueueError => Transport.CommandQueue.Error ?? Transport.EventQueue.Error;
+
+    /// <summary>Raised once for each queue that breaks (0 commandq, 1 eventq), with why, on the queue's own
+    /// loop: later kicks of a broken queue read nothing and raise nothing. A handler's exception is ignored.</summary>
+    public event Action<int, VirtqueueException>? QueueBroken;
+
+    private void ReportBroken(int queueIndex, DeviceQueue queue)
+    {
+        try
+        {
+            QueueBroken?.Invoke(queueIndex, queue.Error!);
+        }
+        catch (Exception)
+        {
+            // A log that fails must not end the queue's loop.
+        }
+    }
+
     /// <summary>The session with id <paramref name="id"/>, while it holds that id.</summary>
     public bool TryGetSession(uint id, out DeviceSession session) => _sessions.TryGetValue(id, out session!);
 
@@ -162,6 +185,16 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         // An event being written finishes under the gate; after it, FlushEvents sees the flag.
         lock (_eventGate)
         {
+            // A buffer taken for an event that was never written goes back used with length 0, so the used ring
+            // accounts for every chain taken from the available ring (GET_VRING_BASE counts it as consumed).
+            if (_spareEventChain is { } spare)
+            {
+                _spareEventChain = null;
+                if (_eventQueue!.Push(spare, 0))
+                {
+                    Transport.EventInterrupt.Notify();
+                }
+            }
         }
         // Commands a session has queued but not started get their answer now, so the used ring accounts for every
         // chain taken from the available ring. A session's own worker may take some of them first; it answers the
@@ -223,6 +256,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
                 case PopResult.RingBroken:
                     // Counted once: the queue serves nothing more until reset (queue.NeedsReset, queue.Error).
                     Interlocked.Increment(ref _protocolErrors);
+                    ReportBroken(0, queue);
                     return;
                 default:
                     return;
@@ -564,6 +598,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
                         {
                             // Counted once; events are held (and bounded elsewhere) until the queue is reset.
                             Interlocked.Increment(ref _protocolErrors);
+                            ReportBroken(1, queue);
                         }
                         return; // held until the driver supplies a buffer
                     }

@@ -64,13 +64,28 @@ public sealed partial class VhostUserBackend
             }
         }
 
-        /// <summary>Handles one message; false ends the connection.</summary>
+        /// <summary>Handles one message; false ends the connection. The framing rules (header, payload size,
+        /// descriptor count) are <see cref="VhostUserRequestDecoder"/>'s alone: a request method runs only on a
+        /// message they accept, and checks only what needs the connection's state.</summary>
         private bool Handle(VhostUserMessage message)
         {
-            if (message.IsReply)
+            var status = VhostUserRequestDecoder.CheckHeader(message.Flags, (uint)message.Payload.Length);
+            if (status != VhostUserDecodeStatus.Valid)
             {
-                Options.Log?.Invoke($"connection dropped: request {message.Request} is flagged as a reply");
+                Options.Log?.Invoke($"connection dropped: request {message.Request}: {status}");
                 return false;
+            }
+            status = VhostUserRequestDecoder.CheckPayload(message.Request, message.Payload, message.FileDescriptorCount);
+            if (status != VhostUserDecodeStatus.Valid)
+            {
+                if (message.Request == VhostUserRequest.GET_CONFIG)
+                {
+                    // "vhost-user back-end uses zero length of payload to indicate an error".
+                    Options.Log?.Invoke($"GET_CONFIG refused: {status} ({message.Payload.Length} bytes, {message.FileDescriptorCount} descriptors)");
+                    SendReply(message.Request, []);
+                    return true;
+                }
+                return Refuse(message, $"{status} ({message.Payload.Length} bytes, {message.FileDescriptorCount} descriptors)");
             }
             byte[]? reply;
             try
@@ -79,14 +94,7 @@ public sealed partial class VhostUserBackend
             }
             catch (Exception error) when (error is RefusedException or ArgumentException or GuestMemoryException or System.IO.IOException)
             {
-                if (message.NeedsReply && Negotiated(VhostUserProtocolFeatures.REPLY_ACK) && !VhostUserRequestDecoder.HasExplicitReply(message.Request))
-                {
-                    Options.Log?.Invoke($"request {message.Request} refused: {error.Message}");
-                    SendU64(message.Request, 1);
-                    return true;
-                }
-                Options.Log?.Invoke($"connection dropped: request {message.Request} refused without a way to say so: {error.Message}");
-                return false;
+                return Refuse(message, error.Message);
             }
             // Started before the reply: once the front-end has the ack of the message that completed the
             // set-up, the device runs.
@@ -100,6 +108,21 @@ public sealed partial class VhostUserBackend
                 SendU64(message.Request, 0);
             }
             return true;
+        }
+
+        /// <summary>Refuses a request: with a non-zero ack where the front-end waits for one (need_reply under
+        /// REPLY_ACK, on a request without a reply of its own); otherwise there is no way to say so and the
+        /// connection ends (false).</summary>
+        private bool Refuse(VhostUserMessage message, string reason)
+        {
+            if (message.NeedsReply && Negotiated(VhostUserProtocolFeatures.REPLY_ACK) && !VhostUserRequestDecoder.HasExplicitReply(message.Request))
+            {
+                Options.Log?.Invoke($"request {message.Request} refused: {reason}");
+                SendU64(message.Request, 1);
+                return true;
+            }
+            Options.Log?.Invoke($"connection dropped: request {message.Request} refused without a way to say so: {reason}");
+            return false;
         }
 
         private void SendU64(uint request, ulong value)

@@ -69,7 +69,7 @@ public sealed partial class VhostUserBackend
     /// disposes the endpoint, and only then releases the guest memory and shared memory it could reach.
     /// </summary>
     public VhostUserBackend(VhostUserBackendOptions options, Func<IDeviceTransport, DeviceEndpoint> createDevice, Action<DeviceEndpoint>? stopping = null)
-        : this(options, (transport, token) => RunDeviceAsync(createDevice, stopping, transport, token))
+        : this(options, (transport, token) => RunDeviceAsync(createDevice, stopping, options.Log, transport, token))
     {
     }
 
@@ -91,9 +91,11 @@ public sealed partial class VhostUserBackend
         OfferedProtocolFeatures = _sharedMemorySize > 0 ? SharedMemoryProtocolFeatures : BaseProtocolFeatures;
     }
 
-    private static async Task RunDeviceAsync(Func<IDeviceTransport, DeviceEndpoint> createDevice, Action<DeviceEndpoint>? stopping, IDeviceTransport transport, CancellationToken cancellationToken)
+    private static async Task RunDeviceAsync(Func<IDeviceTransport, DeviceEndpoint> createDevice, Action<DeviceEndpoint>? stopping, Action<string>? log, IDeviceTransport transport, CancellationToken cancellationToken)
     {
         var endpoint = createDevice(transport);
+        // Once per queue: a broken queue reads nothing more, however often the front-end kicks it.
+        endpoint.QueueBroken += (queue, error) => log?.Invoke($"queue {queue} broken, the device needs a reset: {error.Message}");
         try
         {
             endpoint.Start();

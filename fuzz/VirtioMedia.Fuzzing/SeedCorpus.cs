@@ -18,6 +18,44 @@ internal static class SeedCorpus
     {
         WriteAll(Path.Combine(root, Targets.DeviceCommands), DeviceSeeds());
         WriteAll(Path.Combine(root, Targets.DriverCompletions), DriverSeeds());
+        WriteAll(Path.Combine(root, Targets.VhostUserMessages), VhostUserSeeds(Path.Combine(root, "..", "..", "tests", "VirtioMedia.Tests", "VhostUser", "Recordings")));
+    }
+
+    /// <summary>The front-end's messages of the recorded QEMU sessions (tests/VirtioMedia.Tests/VhostUser/
+    /// Recordings/*.trace): one seed per distinct request, size and descriptor count, and the opening of each
+    /// session (its first 40 messages) as one sequence.</summary>
+    private static IEnumerable<(string, byte[])> VhostUserSeeds(string recordings)
+    {
+        var seen = new HashSet<string>();
+        foreach (var trace in Directory.GetFiles(recordings, "*.trace"))
+        {
+            var opening = new List<byte>();
+            var count = 0;
+            foreach (var line in File.ReadLines(trace))
+            {
+                // main F>B <request> <NAME> flags=0x<flags> size=<size> fds=<fds> <hex or ->
+                var fields = line.Split(' ');
+                if (fields.Length != 8 || fields[0] != "main" || fields[1] != "F>B")
+                {
+                    continue;
+                }
+                var request = uint.Parse(fields[2]);
+                var flags = Convert.ToUInt32(fields[4]["flags=0x".Length..], 16);
+                var fds = byte.Parse(fields[6]["fds=".Length..]);
+                var payload = fields[7] == "-" ? [] : Convert.FromHexString(fields[7]);
+                var record = new Le().U8(fds).U16((ushort)(12 + payload.Length)).U32(request).U32(flags).U32((uint)payload.Length).Raw(payload).Bytes();
+                if (count++ < 40)
+                {
+                    opening.AddRange(record);
+                }
+                var name = $"{fields[3].ToLowerInvariant()}-{payload.Length}-{fds}";
+                if (seen.Add(name))
+                {
+                    yield return (name, record);
+                }
+            }
+            yield return ("opening-" + Path.GetFileNameWithoutExtension(trace), opening.ToArray());
+        }
     }
 
     private static void WriteAll(string folder, IEnumerable<(string Name, byte[] Bytes)> seeds)

@@ -11,12 +11,16 @@ public static class Targets
     /// <summary>The driver side of used entries and event buffers: see <see cref="DriverCompletionTarget"/>.</summary>
     public const string DriverCompletions = "driver-completions";
 
-    public static readonly string[] Names = [DeviceCommands, DriverCompletions];
+    /// <summary>The back-end's framing of front-end messages: see <see cref="VhostUserMessagesTarget"/>.</summary>
+    public const string VhostUserMessages = "vhost-user-messages";
+
+    public static readonly string[] Names = [DeviceCommands, DriverCompletions, VhostUserMessages];
 
     public static Action<byte[]>? Find(string name) => name switch
     {
         DeviceCommands => DeviceCommandQueueTarget.Run,
         DriverCompletions => DriverCompletionTarget.Run,
+        VhostUserMessages => VhostUserMessagesTarget.Run,
         _ => null,
     };
 }

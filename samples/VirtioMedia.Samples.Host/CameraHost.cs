@@ -40,6 +40,7 @@ internal static class CameraHost
             {
                 Config = configBytes,
                 SharedMemorySize = settings.SharedMemoryBytes,
+                AcceptUnsealableMemory = settings.AcceptUnsealableMemory,
                 Log = message => log.LogDebug("vhost-user: {Message}", message),
                 Trace = settings.TraceVhostUser ? line => log.LogInformation("vhost-user trace: {Line}", line) : null,
             },

@@ -15,6 +15,8 @@ internal sealed class HostSettings
 
     public bool TraceVhostUser { get; init; }
 
+    public bool AcceptUnsealableMemory { get; init; }
+
     public CameraOptions Camera { get; init; } = new();
 
     /// <summary>Parses <c>--formats</c>: a comma list of YUYV, NV12, NV12M, RGB24 (at least one, none twice).</summary>

@@ -22,6 +22,7 @@ internal static class Program
         var frameLimit = new Option<long>("--frame-limit") { Description = "End each stream after this many frames (V4L2_EVENT_EOS); 0 for no limit" };
         var sharedMemory = new Option<int>("--shared-memory-mib") { Description = "Size of shared memory region 0 (MMAP buffers), in MiB; 0 for none (no vhost-user SHMEM, then no MMAP buffers)", DefaultValueFactory = _ => 256 };
         var trace = new Option<bool>("--trace-vhost-user") { Description = "Log every vhost-user message (request, flags, size, descriptor count, payload in hex) to standard error" };
+        var acceptUnsealable = new Option<bool>("--accept-unsealable-memory") { Description = "Accept guest memory in a file that cannot be sealed against shrinking (a memory-backend-file on /dev/shm); a truncation of that file under the mapping kills the host with SIGBUS" };
         var api = new Option<string>("--api") { Description = "Capture API of the node: single-planar (YUYV, RGB24, NV12) or multi-planar (YUYV, RGB24, NV12, NV12M)", DefaultValueFactory = _ => "single-planar" };
         api.AcceptOnlyFromAmong("single-planar", "multi-planar");
         var memory = new Option<string>("--memory") { Description = "Buffer memory types accepted, a comma list of mmap, shared-pages, virtio-object", DefaultValueFactory = _ => "mmap,shared-pages,virtio-object" };
@@ -43,7 +44,7 @@ internal static class Program
 
         var root = new RootCommand("Serves a virtual V4L2 camera (virtio-media device) over a vhost-user socket.")
         {
-            socket, card, logLevel, exitOnDisconnect, fast, fillOnly, frameLimit, sharedMemory, api, memory, formats, trace,
+            socket, card, logLevel, exitOnDisconnect, fast, fillOnly, frameLimit, sharedMemory, api, memory, formats, trace, acceptUnsealable,
         };
         sharedMemory.Validators.Add(result =>
         {
@@ -67,6 +68,7 @@ internal static class Program
                 ExitOnDisconnect = parse.GetValue(exitOnDisconnect),
                 SharedMemoryBytes = (ulong)parse.GetValue(sharedMemory) << 20,
                 TraceVhostUser = parse.GetValue(trace),
+                AcceptUnsealableMemory = parse.GetValue(acceptUnsealable),
                 Camera = new CameraOptions
                 {
                     Card = parse.GetValue(card) ?? new CameraOptions().Card,

@@ -1,6 +1,8 @@
 using System;
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Linq;
+using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -245,6 +247,57 @@ public sealed class HostileRingTests
         open.Clear();
         BinaryPrimitives.WriteUInt32LittleEndian(open, (uint)Constants.VIRTIO_MEDIA_CMD_OPEN);
     }
+
+    [TestMethod]
+    public Task A_command_slot_used_for_a_128_segment_chain_shrinks_back_afterwards() => Streamer.Guard(async () =>
+    {
+        using var inner = new InProcessTransport();
+        var ring = new RawRing(inner);
+        using var release = new ManualResetEventSlim(initialState: true);
+        await using var device = new DeviceEndpoint(inner, LoopbackDevice.Config, _ => new SlowFormatDevice(release));
+        inner.Config = device.Config;
+        device.Start();
+        var memory = inner.Memory;
+        var request = ring.Buffers;
+        var response = ring.Buffers + 0x1000;
+        WriteOpen(memory, request);
+        ring.Make(0, new VirtqDescriptor { addr = request, len = 8, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = 1 });
+        ring.Make(1, new VirtqDescriptor { addr = response, len = 16, flags = VirtqDescriptor.VIRTQ_DESC_F_WRITE });
+        ring.Publish(0);
+        await Streamer.SpinUntil(() => ring.UsedIndex == 1);
+        var session = BinaryPrimitives.ReadUInt32LittleEndian(memory.GetSpan(response + 8, 4));
+
+        // One G_FMT in 127 readable buffers (126 of one byte, the rest in the last) and one writable: 128 segments.
+        var length = 16 + Unsafe.SizeOf<v4l2_format>();
+        var command = memory.GetSpan(request, (ulong)length);
+        command.Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(command, (uint)Constants.VIRTIO_MEDIA_CMD_IOCTL);
+        BinaryPrimitives.WriteUInt32LittleEndian(command[8..], session);
+        BinaryPrimitives.WriteUInt32LittleEndian(command[12..], (uint)Ioctls.VIDIOC_G_FMT.Descriptor.Number);
+        BinaryPrimitives.WriteUInt32LittleEndian(command[16..], Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE);
+        const int Readable = 127;
+        for (var i = 0; i < Readable; i++)
+        {
+            var piece = i < Readable - 1 ? 1u : (uint)(length - (Readable - 1));
+            ring.Make(2 + i, new VirtqDescriptor { addr = request + (ulong)i, len = piece, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = (ushort)(3 + i) });
+        }
+        var answerLength = (uint)(RespHeader + Unsafe.SizeOf<v4l2_format>());
+        ring.Make(2 + Readable, new VirtqDescriptor { addr = response, len = answerLength, flags = VirtqDescriptor.VIRTQ_DESC_F_WRITE });
+        ring.Publish(2);
+        await Streamer.SpinUntil(() => ring.UsedIndex == 2);
+        Assert.AreEqual(answerLength, ring.Used(1).Length, "G_FMT of 128 segments answered");
+        Assert.AreEqual(0u, BinaryPrimitives.ReadUInt32LittleEndian(memory.GetSpan(response, 4)));
+
+        // The pooled command slots, read through reflection (DeviceCommand is internal to the runtime).
+        var pool = typeof(DeviceEndpoint).GetField("_commandPool", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(device)!;
+        var items = (Array)pool.GetType().GetField("_items", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(pool)!;
+        var slots = items.Cast<object?>().Where(item => item is not null)
+            .Select(item => (int)item!.GetType().GetProperty("RetainedSlots", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(item)!).ToList();
+        Console.WriteLine($"pooled command slots after a 128-segment chain: {string.Join(", ", slots)} segment slots each");
+        Assert.IsTrue(slots.Count > 0, "the command went back to the pool");
+        // At most 16 readable, 16 writable and 32 memory managers (DeviceCommand.RetainedSegments = 16).
+        Assert.IsTrue(slots.All(count => count <= 64), $"retained segment slots {string.Join(", ", slots)}, bound 64");
+    });
 
     private static void Collect()
     {

@@ -96,6 +96,11 @@ public sealed class VhostUserDeviceOwnershipTests
         using (var next = await Task.Run(() => VhostUserFrontend.Connect(VhostUserChannel.Connect(path), new VhostUserFrontendOptions { MemorySize = 1 << 20 })).WaitAsync(TimeSpan.FromSeconds(10)))
         {
             await WaitForAsync(log, "device started", TimeSpan.FromSeconds(5), after: stoppedLine.At);
+            // "device started" is logged when the run starts; its serve task creates the endpoint just after.
+            for (var i = 0; i < 250 && Volatile.Read(ref endpoints) < 2; i++)
+            {
+                await Task.Delay(20);
+            }
             Assert.AreEqual(2, Volatile.Read(ref endpoints), "a new endpoint for the new run");
         }
         stop.Cancel();
