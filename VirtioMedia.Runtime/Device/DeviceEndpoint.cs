@@ -192,7 +192,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
                 _spareEventChain = null;
                 if (_eventQueue!.Push(spare, 0))
                 {
-                    Transport.EventInterrupt.Notify();
+                    Transport.EventInterruptToDriver.Notify();
                 }
             }
         }
@@ -230,7 +230,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         while (true)
         {
             DrainCommands();
-            await Transport.CommandKicks.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await Transport.CommandKicksFromDriver.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -239,7 +239,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         while (true)
         {
             FlushEvents();
-            await Transport.EventKicks.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await Transport.EventKicksFromDriver.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -535,7 +535,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         _commandPool.Return(command);
         if (_commandQueue!.Push(chain, written))
         {
-            Transport.CommandInterrupt.Notify();
+            Transport.CommandInterruptToDriver.Notify();
         }
     }
 
@@ -618,7 +618,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
                 _eventCommand.Unbind();
                 if (queue.Push(chain, written))
                 {
-                    Transport.EventInterrupt.Notify();
+                    Transport.EventInterruptToDriver.Notify();
                 }
             }
         }

@@ -275,7 +275,7 @@ public sealed partial class DriverEndpoint
         }
         if (kick)
         {
-            _transport.CommandKick.Notify();
+            _transport.CommandKickToDevice.Notify();
         }
         return true;
     }
@@ -333,7 +333,7 @@ public sealed partial class DriverEndpoint
                     _inFlight.Release();
                 }
             }
-            await _transport.CommandInterrupts.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await _transport.CommandInterruptsFromDevice.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 }

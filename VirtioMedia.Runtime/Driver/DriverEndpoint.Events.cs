@@ -33,7 +33,7 @@ public sealed partial class DriverEndpoint
                 Deliver(index, written);
                 SupplyEventBuffer(index);
             }
-            await _transport.EventInterrupts.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await _transport.EventInterruptsFromDevice.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -102,7 +102,7 @@ public sealed partial class DriverEndpoint
         Span<ChainSegment> write = [new ChainSegment(EventAddress(index), EventBufferSize)];
         if (_events.TryAdd(ReadOnlySpan<ChainSegment>.Empty, write, index, out var kick) && kick)
         {
-            _transport.EventKick.Notify();
+            _transport.EventKickToDevice.Notify();
         }
     }
 

@@ -19,17 +19,17 @@ public interface IDeviceTransport
     /// <summary>Queue 1: buffers the driver supplies for events.</summary>
     DeviceQueue EventQueue { get; }
 
-    /// <summary>Kicks of the command queue.</summary>
-    INotificationSource CommandKicks { get; }
+    /// <summary>Driver to device: the driver's kicks of the command queue (new commands available).</summary>
+    INotificationSource CommandKicksFromDriver { get; }
 
-    /// <summary>Kicks of the event queue.</summary>
-    INotificationSource EventKicks { get; }
+    /// <summary>Driver to device: the driver's kicks of the event queue (new event buffers available).</summary>
+    INotificationSource EventKicksFromDriver { get; }
 
-    /// <summary>Interrupts for used command chains.</summary>
-    INotifier CommandInterrupt { get; }
+    /// <summary>Device to driver: the interrupt for used command chains.</summary>
+    INotifier CommandInterruptToDriver { get; }
 
-    /// <summary>Interrupts for used event buffers.</summary>
-    INotifier EventInterrupt { get; }
+    /// <summary>Device to driver: the interrupt for used event buffers.</summary>
+    INotifier EventInterruptToDriver { get; }
 
     /// <summary>Shared memory region 0, where MMAP buffers live.</summary>
     SharedMemoryRegion SharedMemory { get; }

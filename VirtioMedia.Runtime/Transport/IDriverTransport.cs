@@ -27,17 +27,17 @@ public interface IDriverTransport
     /// <summary>The part of <see cref="Memory"/> the driver may use for its buffers: [start, +length).</summary>
     (ulong Start, ulong Length) BufferArea { get; }
 
-    /// <summary>Kicks the command queue.</summary>
-    INotifier CommandKick { get; }
+    /// <summary>Driver to device: kicks the command queue.</summary>
+    INotifier CommandKickToDevice { get; }
 
-    /// <summary>Kicks the event queue.</summary>
-    INotifier EventKick { get; }
+    /// <summary>Driver to device: kicks the event queue.</summary>
+    INotifier EventKickToDevice { get; }
 
-    /// <summary>Used-buffer interrupts of the command queue.</summary>
-    INotificationSource CommandInterrupts { get; }
+    /// <summary>Device to driver: used-buffer interrupts of the command queue.</summary>
+    INotificationSource CommandInterruptsFromDevice { get; }
 
-    /// <summary>Used-buffer interrupts of the event queue.</summary>
-    INotificationSource EventInterrupts { get; }
+    /// <summary>Device to driver: used-buffer interrupts of the event queue.</summary>
+    INotificationSource EventInterruptsFromDevice { get; }
 
     /// <summary>Shared memory region 0 as mapped by the driver.</summary>
     SharedMemoryRegion SharedMemory { get; }

@@ -69,16 +69,16 @@ public sealed class InProcessTransport : IDeviceTransport, IDisposable
     public DeviceQueue EventQueue => _eventQueue ??= new DeviceQueue(Memory, _driver.EventQueueLayout, EventIndex);
 
     /// <inheritdoc/>
-    public INotificationSource CommandKicks => _commandKick;
+    public INotificationSource CommandKicksFromDriver => _commandKick;
 
     /// <inheritdoc/>
-    public INotificationSource EventKicks => _eventKick;
+    public INotificationSource EventKicksFromDriver => _eventKick;
 
     /// <inheritdoc/>
-    public INotifier CommandInterrupt => _commandInterrupt;
+    public INotifier CommandInterruptToDriver => _commandInterrupt;
 
     /// <inheritdoc/>
-    public INotifier EventInterrupt => _eventInterrupt;
+    public INotifier EventInterruptToDriver => _eventInterrupt;
 
     /// <summary>Frees guest memory and the shared memory region; stop both endpoints first.</summary>
     public void Dispose()
@@ -101,13 +101,13 @@ public sealed class InProcessTransport : IDeviceTransport, IDisposable
 
         public (ulong Start, ulong Length) BufferArea => bufferArea;
 
-        public INotifier CommandKick => owner._commandKick;
+        public INotifier CommandKickToDevice => owner._commandKick;
 
-        public INotifier EventKick => owner._eventKick;
+        public INotifier EventKickToDevice => owner._eventKick;
 
-        public INotificationSource CommandInterrupts => owner._commandInterrupt;
+        public INotificationSource CommandInterruptsFromDevice => owner._commandInterrupt;
 
-        public INotificationSource EventInterrupts => owner._eventInterrupt;
+        public INotificationSource EventInterruptsFromDevice => owner._eventInterrupt;
 
         public SharedMemoryRegion SharedMemory => owner.SharedMemory;
 

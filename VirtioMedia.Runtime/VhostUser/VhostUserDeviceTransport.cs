@@ -22,13 +22,13 @@ internal sealed class VhostUserDeviceTransport(
 
     public DeviceQueue EventQueue => eventQueue;
 
-    public INotificationSource CommandKicks => commandKicks;
+    public INotificationSource CommandKicksFromDriver => commandKicks;
 
-    public INotificationSource EventKicks => eventKicks;
+    public INotificationSource EventKicksFromDriver => eventKicks;
 
-    public INotifier CommandInterrupt => commandInterrupt;
+    public INotifier CommandInterruptToDriver => commandInterrupt;
 
-    public INotifier EventInterrupt => eventInterrupt;
+    public INotifier EventInterruptToDriver => eventInterrupt;
 
     public SharedMemoryRegion SharedMemory => sharedMemory;
 }

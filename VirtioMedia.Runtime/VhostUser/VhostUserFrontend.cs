@@ -94,16 +94,16 @@ public sealed unsafe class VhostUserFrontend : IDriverTransport, ISharedMemoryUn
     public (ulong Start, ulong Length) BufferArea { get; private set; }
 
     /// <inheritdoc/>
-    public INotifier CommandKick => _commandKick!;
+    public INotifier CommandKickToDevice => _commandKick!;
 
     /// <inheritdoc/>
-    public INotifier EventKick => _eventKick!;
+    public INotifier EventKickToDevice => _eventKick!;
 
     /// <inheritdoc/>
-    public INotificationSource CommandInterrupts => _commandInterrupts!;
+    public INotificationSource CommandInterruptsFromDevice => _commandInterrupts!;
 
     /// <inheritdoc/>
-    public INotificationSource EventInterrupts => _eventInterrupts!;
+    public INotificationSource EventInterruptsFromDevice => _eventInterrupts!;
 
     /// <inheritdoc/>
     /// <remarks>Length 0 when the back-end has none (it did not offer VHOST_USER_PROTOCOL_F_SHMEM, or

@@ -46,7 +46,7 @@ public static class DriverCompletionTarget
             {
                 case 0:
                     var opening = driver.OpenSessionAsync().AsTask();
-                    if (device.Answer(transport.CommandQueue, transport.CommandInterrupt, input))
+                    if (device.Answer(transport.CommandQueue, transport.CommandInterruptToDriver, input))
                     {
                         session = Settle(opening) ?? session;
                     }
@@ -57,7 +57,7 @@ public static class DriverCompletionTarget
                     break;
                 case 1:
                     var before = transport.Memory.ReadUInt16Acquire(transport.Driver.EventQueueLayout.AvailableIndex);
-                    if (device.Answer(transport.EventQueue, transport.EventInterrupt, input))
+                    if (device.Answer(transport.EventQueue, transport.EventInterruptToDriver, input))
                     {
                         // The driver takes the event and supplies the buffer again, or faults.
                         Bounded.Until(() => driver.Fault is not null || transport.Memory.ReadUInt16Acquire(transport.Driver.EventQueueLayout.AvailableIndex) != before, "taking an event");
@@ -70,7 +70,7 @@ public static class DriverCompletionTarget
                         break;
                     }
                     var getting = session.VIDIOC_G_FMT(new v4l2_format { type = Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE }).AsTask();
-                    device.Answer(transport.CommandQueue, transport.CommandInterrupt, input);
+                    device.Answer(transport.CommandQueue, transport.CommandInterruptToDriver, input);
                     Settle(getting);
                     break;
             }

@@ -17,13 +17,13 @@ internal sealed class FuzzDeviceTransport(GuestMemory memory, SharedMemoryRegion
 
     public DeviceQueue EventQueue { get; } = new(memory, events, eventIndex, 0, indirect);
 
-    public INotificationSource CommandKicks => _commandKicks;
+    public INotificationSource CommandKicksFromDriver => _commandKicks;
 
-    public INotificationSource EventKicks => _eventKicks;
+    public INotificationSource EventKicksFromDriver => _eventKicks;
 
-    public INotifier CommandInterrupt => _interrupts;
+    public INotifier CommandInterruptToDriver => _interrupts;
 
-    public INotifier EventInterrupt => _interrupts;
+    public INotifier EventInterruptToDriver => _interrupts;
 
     public SharedMemoryRegion SharedMemory => shared;
 

@@ -114,13 +114,13 @@ public sealed class DriverMappingRevocationTests
 
         public (ulong Start, ulong Length) BufferArea => inner.BufferArea;
 
-        public INotifier CommandKick => inner.CommandKick;
+        public INotifier CommandKickToDevice => inner.CommandKickToDevice;
 
-        public INotifier EventKick => inner.EventKick;
+        public INotifier EventKickToDevice => inner.EventKickToDevice;
 
-        public INotificationSource CommandInterrupts => inner.CommandInterrupts;
+        public INotificationSource CommandInterruptsFromDevice => inner.CommandInterruptsFromDevice;
 
-        public INotificationSource EventInterrupts => inner.EventInterrupts;
+        public INotificationSource EventInterruptsFromDevice => inner.EventInterruptsFromDevice;
 
         public SharedMemoryRegion SharedMemory => inner.SharedMemory;
 

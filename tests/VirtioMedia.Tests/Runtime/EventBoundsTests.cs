@@ -65,7 +65,7 @@ public sealed class EventBoundsTests
             Assert.IsTrue(driver.Events.TryAdd(ReadOnlySpan<ChainSegment>.Empty, write, token, out var kick));
             if (kick)
             {
-                transport.Driver.EventKick.Notify();
+                transport.Driver.EventKickToDevice.Notify();
             }
         }
         await Streamer.SpinUntil(() => device.HeldEvents == 0);

@@ -59,7 +59,7 @@ public sealed class HostileCommandRingTests
                 memory.Write(layout.UsedEntry((used + i) % layout.Size) + 4, length);
             }
             memory.WriteUInt16Release(layout.UsedIndex, (ushort)(used + published));
-            transport.CommandInterrupt.Notify();
+            transport.CommandInterruptToDriver.Notify();
 
             var error = await Assert.ThrowsExactlyAsync<DeviceProtocolException>(() => waiting);
             StringAssert.Contains(error.Message, "command queue");

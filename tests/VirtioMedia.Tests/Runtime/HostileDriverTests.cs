@@ -253,7 +253,7 @@ public sealed class HostileDriverTests
         Assert.IsTrue(bench.Driver.Events.TryAdd(ReadOnlySpan<ChainSegment>.Empty, write, token, out var kick));
         if (kick)
         {
-            bench.Transport.Driver.EventKick.Notify();
+            bench.Transport.Driver.EventKickToDevice.Notify();
         }
     }
 

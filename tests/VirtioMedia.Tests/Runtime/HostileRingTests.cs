@@ -48,8 +48,8 @@ public sealed class HostileRingTests
             var index = memory.ReadUInt16Acquire(layout.AvailableIndex);
             memory.WriteUInt16Release(layout.AvailableIndex, (ushort)(index + layout.Size + 5));
         }
-        inner.Driver.CommandKick.Notify();
-        inner.Driver.EventKick.Notify();
+        inner.Driver.CommandKickToDevice.Notify();
+        inner.Driver.EventKickToDevice.Notify();
         await Streamer.SpinUntil(() => device.ProtocolErrors == 1);
         // The event queue is read when there is an event to deliver.
         Assert.IsTrue(session.EmitEvent(new v4l2_event { type = Constants.V4L2_EVENT_SOURCE_CHANGE }));
@@ -62,8 +62,8 @@ public sealed class HostileRingTests
         var emit = Stopwatch.StartNew();
         for (var i = 0; i < 1000; i++)
         {
-            inner.Driver.CommandKick.Notify();
-            inner.Driver.EventKick.Notify();
+            inner.Driver.CommandKickToDevice.Notify();
+            inner.Driver.EventKickToDevice.Notify();
             Assert.IsTrue(session.EmitEvent(new v4l2_event { type = Constants.V4L2_EVENT_SOURCE_CHANGE }));
         }
         Assert.IsTrue(emit.Elapsed < TimeSpan.FromSeconds(1), $"1000 events posted in {emit.Elapsed}");
@@ -219,7 +219,7 @@ public sealed class HostileRingTests
         memory.Write(layout.UsedEntry(used % layout.Size), 200u);
         memory.Write(layout.UsedEntry(used % layout.Size) + 4, 16u);
         memory.WriteUInt16Release(layout.UsedIndex, (ushort)(used + 1));
-        transport.EventInterrupt.Notify();
+        transport.EventInterruptToDriver.Notify();
 
         await Streamer.SpinUntil(() => driver.Fault is not null);
         StringAssert.Contains(driver.Fault!.Message, "event queue");
@@ -336,7 +336,7 @@ public sealed class HostileRingTests
             _transport.Memory.Write(_layout.AvailableEntry(_available % _layout.Size), head);
             _available++;
             _transport.Memory.WriteUInt16Release(_layout.AvailableIndex, _available);
-            _transport.Driver.CommandKick.Notify();
+            _transport.Driver.CommandKickToDevice.Notify();
         }
 
         public (uint Id, uint Length) Used(int slot) =>

@@ -27,9 +27,9 @@ internal sealed class RawDevice(InProcessTransport transport)
 
     public bool TryAnswerCommand<T>(in T response)
         where T : unmanaged
-        => TryAnswer(transport, transport.CommandQueue, transport.CommandInterrupt, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in response)));
+        => TryAnswer(transport, transport.CommandQueue, transport.CommandInterruptToDriver, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in response)));
 
     public bool TrySendEvent<T>(in T message)
         where T : unmanaged
-        => TryAnswer(transport, transport.EventQueue, transport.EventInterrupt, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in message)));
+        => TryAnswer(transport, transport.EventQueue, transport.EventInterruptToDriver, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in message)));
 }

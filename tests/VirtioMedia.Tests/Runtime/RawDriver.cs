@@ -81,7 +81,7 @@ internal sealed class RawDriver : IAsyncDisposable
             while (!added);
             if (kick)
             {
-                _transport.Driver.CommandKick.Notify();
+                _transport.Driver.CommandKickToDevice.Notify();
             }
             var written = await pending.Done.Task.WaitAsync(TimeSpan.FromSeconds(timeoutSeconds));
             return _transport.Memory.GetSpan(writableAt, written).ToArray();
@@ -133,7 +133,7 @@ internal sealed class RawDriver : IAsyncDisposable
             {
                 pending.Done.TrySetResult(written);
             }
-            await _transport.Driver.CommandInterrupts.WaitAsync(_stop.Token);
+            await _transport.Driver.CommandInterruptsFromDevice.WaitAsync(_stop.Token);
         }
     }
 

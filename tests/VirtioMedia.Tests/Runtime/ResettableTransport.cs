@@ -22,13 +22,13 @@ internal sealed class ResettableTransport(InProcessTransport inner, bool indirec
 
     public DeviceQueue EventQueue => _eventQueue ??= new DeviceQueue(Memory, inner.Driver.EventQueueLayout, inner.EventIndex, 0, indirectDescriptors, limits);
 
-    public INotificationSource CommandKicks => inner.CommandKicks;
+    public INotificationSource CommandKicksFromDriver => inner.CommandKicksFromDriver;
 
-    public INotificationSource EventKicks => inner.EventKicks;
+    public INotificationSource EventKicksFromDriver => inner.EventKicksFromDriver;
 
-    public INotifier CommandInterrupt => inner.CommandInterrupt;
+    public INotifier CommandInterruptToDriver => inner.CommandInterruptToDriver;
 
-    public INotifier EventInterrupt => inner.EventInterrupt;
+    public INotifier EventInterruptToDriver => inner.EventInterruptToDriver;
 
     public SharedMemoryRegion SharedMemory => inner.SharedMemory;
 

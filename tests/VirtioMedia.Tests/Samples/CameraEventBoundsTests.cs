@@ -60,7 +60,7 @@ public sealed class CameraEventBoundsTests
         Assert.IsTrue(driver.Events.TryAdd(ReadOnlySpan<ChainSegment>.Empty, write, 1, out var kick));
         if (kick)
         {
-            transport.Driver.EventKick.Notify();
+            transport.Driver.EventKickToDevice.Notify();
         }
         var (token, written) = (0, 0u);
         await Streamer.SpinUntil(() => driver.Events.TryTakeUsed(out token, out written));

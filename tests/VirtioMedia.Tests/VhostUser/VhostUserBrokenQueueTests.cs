@@ -62,7 +62,7 @@ public sealed class VhostUserBrokenQueueTests
                 BinaryPrimitives.WriteUInt16LittleEndian(frontend.Memory.GetSpan(layout.AvailableIndex, 2), (ushort)(index + layout.Size + 5));
                 for (var kick = 0; kick < 200; kick++)
                 {
-                    frontend.CommandKick.Notify();
+                    frontend.CommandKickToDevice.Notify();
                     await Task.Delay(2);
                 }
                 for (var i = 0; i < 100 && !device.NeedsReset; i++)

@@ -54,17 +54,17 @@ public sealed class VhostUserEndToEndTests
             frontend.Memory.GetSpan(start, 4).Fill(0x11);
             Assert.IsTrue(driver.TryAdd([new ChainSegment(start, 4)], [new ChainSegment(start + 4096, 8)], 42, out var kick));
             Assert.IsTrue(kick);
-            frontend.CommandKick.Notify();
+            frontend.CommandKickToDevice.Notify();
 
-            await transport.CommandKicks.WaitAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+            await transport.CommandKicksFromDriver.WaitAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
             Assert.IsTrue(transport.CommandQueue.TryPop(out var chain));
             Assert.AreEqual(1, chain.Readable.Count);
             CollectionAssert.AreEqual(new byte[] { 0x11, 0x11, 0x11, 0x11 }, transport.Memory.GetSpan(chain.Readable[0].Address, 4).ToArray());
             transport.Memory.GetSpan(chain.Writable[0].Address, 8).Fill(0x22);
             Assert.IsTrue(transport.CommandQueue.Push(chain, 8));
-            transport.CommandInterrupt.Notify();
+            transport.CommandInterruptToDriver.Notify();
 
-            await frontend.CommandInterrupts.WaitAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+            await frontend.CommandInterruptsFromDevice.WaitAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
             Assert.IsTrue(driver.TryTakeUsed(out var token, out var written));
             Assert.AreEqual(42, token);
             Assert.AreEqual(8u, written);
