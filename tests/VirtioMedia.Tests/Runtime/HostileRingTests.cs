@@ -40,6 +40,10 @@ public sealed class HostileRingTests
         device.Start();
         var id = await OpenAsync(raw);
         Assert.IsTrue(device.TryGetSession(id, out var session));
+        // What the process burns in a second while the device is healthy and idle: the test host's own background
+        // work (tiered compilation, the runner) counts in process CPU time too, so the spin check below compares
+        // against it. A spinning queue loop burns a whole core, about 1,000 ms a second, on top.
+        var idle = await CpuOverOneSecondAsync();
 
         // The command queue and the event queue: avail.idx size + 5 ahead of what the device has read, then a kick.
         var memory = inner.Memory;
@@ -68,15 +72,11 @@ public sealed class HostileRingTests
         }
         Assert.IsTrue(emit.Elapsed < TimeSpan.FromSeconds(1), $"1000 events posted in {emit.Elapsed}");
 
-        // Back to idle: the process (this class runs alone) burns well under 0.1 s of CPU in 1 s.
+        // Back to idle: no more than a tenth of a core above what the healthy, idle device cost.
         await Task.Delay(100);
-        var process = Process.GetCurrentProcess();
-        var before = process.TotalProcessorTime;
-        await Task.Delay(1000);
-        process.Refresh();
-        var cpu = process.TotalProcessorTime - before;
-        Console.WriteLine($"CPU over 1 s after the kicks: {cpu.TotalMilliseconds:F1} ms; protocol errors: {device.ProtocolErrors}");
-        Assert.IsTrue(cpu < TimeSpan.FromMilliseconds(100), $"{cpu.TotalMilliseconds} ms of CPU in 1 s");
+        var cpu = await CpuOverOneSecondAsync();
+        Console.WriteLine($"CPU over 1 s after the kicks: {cpu.TotalMilliseconds:F1} ms (healthy and idle: {idle.TotalMilliseconds:F1} ms); protocol errors: {device.ProtocolErrors}");
+        Assert.IsTrue(cpu < idle + TimeSpan.FromMilliseconds(100), $"{cpu.TotalMilliseconds} ms of CPU in 1 s, against {idle.TotalMilliseconds} ms healthy and idle");
         Assert.AreEqual(2L, device.ProtocolErrors, "each queue's break counted once");
 
         var stop = Stopwatch.StartNew();
@@ -352,5 +352,14 @@ public sealed class HostileRingTests
             payload.fmt.pix.width = 64;
             return 0;
         }
+    }
+
+    private static async Task<TimeSpan> CpuOverOneSecondAsync()
+    {
+        var process = Process.GetCurrentProcess();
+        var before = process.TotalProcessorTime;
+        await Task.Delay(1000);
+        process.Refresh();
+        return process.TotalProcessorTime - before;
     }
 }
