@@ -147,12 +147,7 @@ public sealed class HostileRingTests
         var memory = inner.Memory;
         var request = ring.Buffers;
         var response = ring.Buffers + 0x1000;
-        WriteOpen(memory, request);
-        ring.Make(0, new VirtqDescriptor { addr = request, len = 8, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = 1 });
-        ring.Make(1, new VirtqDescriptor { addr = response, len = 16, flags = VirtqDescriptor.VIRTQ_DESC_F_WRITE });
-        ring.Publish(0);
-        await Streamer.SpinUntil(() => ring.UsedIndex == 1);
-        var session = BinaryPrimitives.ReadUInt32LittleEndian(memory.GetSpan(response + 8, 4));
+        var session = await OpenOverRingAsync(ring, memory, request, response);
 
         // One G_FMT cut into 112 two-byte readable buffers and one writable buffer, at the start of a 512 KiB table
         // (32768 entries) that all 250 chains name.
@@ -248,6 +243,17 @@ public sealed class HostileRingTests
         BinaryPrimitives.WriteUInt32LittleEndian(open, (uint)Constants.VIRTIO_MEDIA_CMD_OPEN);
     }
 
+    // OPEN as descriptors 0 and 1 of the raw ring, the first chain it carries; returns the session id.
+    private static async Task<uint> OpenOverRingAsync(RawRing ring, GuestMemory memory, ulong request, ulong response)
+    {
+        WriteOpen(memory, request);
+        ring.Make(0, new VirtqDescriptor { addr = request, len = 8, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = 1 });
+        ring.Make(1, new VirtqDescriptor { addr = response, len = 16, flags = VirtqDescriptor.VIRTQ_DESC_F_WRITE });
+        ring.Publish(0);
+        await Streamer.SpinUntil(() => ring.UsedIndex == 1);
+        return BinaryPrimitives.ReadUInt32LittleEndian(memory.GetSpan(response + 8, 4));
+    }
+
     [TestMethod]
     public Task A_command_slot_used_for_a_128_segment_chain_shrinks_back_afterwards() => Streamer.Guard(async () =>
     {
@@ -260,12 +266,7 @@ public sealed class HostileRingTests
         var memory = inner.Memory;
         var request = ring.Buffers;
         var response = ring.Buffers + 0x1000;
-        WriteOpen(memory, request);
-        ring.Make(0, new VirtqDescriptor { addr = request, len = 8, flags = VirtqDescriptor.VIRTQ_DESC_F_NEXT, next = 1 });
-        ring.Make(1, new VirtqDescriptor { addr = response, len = 16, flags = VirtqDescriptor.VIRTQ_DESC_F_WRITE });
-        ring.Publish(0);
-        await Streamer.SpinUntil(() => ring.UsedIndex == 1);
-        var session = BinaryPrimitives.ReadUInt32LittleEndian(memory.GetSpan(response + 8, 4));
+        var session = await OpenOverRingAsync(ring, memory, request, response);
 
         // One G_FMT in 127 readable buffers (126 of one byte, the rest in the last) and one writable: 128 segments.
         var length = 16 + Unsafe.SizeOf<v4l2_format>();
