@@ -1,0 +1,6 @@
+using VirtioMedia.Compliance.Running;
+namespace VirtioMedia.Compliance.Groups;
+internal static class VirtioMediaTests
+{
+    public static readonly ComplianceTest[] All = [];
+}
