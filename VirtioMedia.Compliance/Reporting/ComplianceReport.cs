@@ -107,6 +107,6 @@ public sealed class ComplianceReport
                 milliseconds = Math.Round(test.Duration.TotalMilliseconds, 1),
             }),
         };
-        return JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true });
+        return JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
     }
 }
