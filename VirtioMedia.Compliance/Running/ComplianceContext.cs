@@ -16,6 +16,7 @@ internal sealed class ComplianceContext
 {
     private readonly DriverEndpoint? _driver;
     private readonly List<DriverSession> _sessions = new();
+    private RawCommandChannel? _raw;
 
     public ComplianceContext(ComplianceNode node, IDriverTransport transport, DriverEndpoint? driver, ComplianceOptions options, CancellationToken cancellationToken)
     {
@@ -34,6 +35,11 @@ internal sealed class ComplianceContext
     public DriverEndpoint Driver => _driver ?? throw new InvalidOperationException("a raw test has no driver endpoint");
 
     public ComplianceOptions Options { get; }
+
+    /// <summary>The command queue by hand (raw tests only: the queue is not shared with a driver endpoint).</summary>
+    public RawCommandChannel Raw => _driver is null
+        ? _raw ??= new RawCommandChannel(Transport, Options.CommandTimeout)
+        : throw new InvalidOperationException("a test with a driver endpoint cannot drive the queue by hand");
 
     /// <summary>Cancelled when the test's bounded wait is over.</summary>
     public CancellationToken Token { get; }
