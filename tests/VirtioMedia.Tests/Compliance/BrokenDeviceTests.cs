@@ -134,3 +134,71 @@ public sealed class BrokenDeviceTests
         Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(120), $"the suite took {clock.Elapsed}");
     }
 }
+
+/// <summary>
+/// A back-end not built on the runtime's device endpoint, which breaks the virtio-media statements the endpoint keeps
+/// for every handler: it answers every OPEN with session id 7 and every other command "success" with no payload. The
+/// suite's virtio-media and hostile-driver tests must fail it.
+/// </summary>
+[TestClass]
+public sealed class BrokenBackendTests
+{
+    private sealed class YesSayingBackend : ComplianceTarget
+    {
+        public override string Description => "yes-saying back-end";
+
+        internal override Task<TargetConnection> ConnectAsync(CancellationToken cancellationToken)
+        {
+            var transport = new VirtioMedia.Runtime.Transport.InProcessTransport();
+            transport.Config = ConfigSpace.Create(Constants.V4L2_CAP_VIDEO_CAPTURE | Constants.V4L2_CAP_STREAMING, 0, "yes");
+            var stop = new CancellationTokenSource();
+            var loop = Task.Run(async () =>
+            {
+                var queue = transport.CommandQueue;
+                while (!stop.IsCancellationRequested)
+                {
+                    while (queue.TryPop(out var chain))
+                    {
+                        var command = chain.Readable.Count > 0 && chain.Readable[0].Length >= 4
+                            ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(transport.Memory.GetSpan(chain.Readable[0].Address, 4))
+                            : 0;
+                        var answer = new byte[16];
+                        answer[8] = 7; // OPEN: session id 7, every time
+                        var length = command == Constants.VIRTIO_MEDIA_CMD_OPEN ? 16 : 8;
+                        var room = chain.Writable.Count > 0 ? (int)Math.Min(chain.Writable[0].Length, (uint)length) : 0;
+                        if (room > 0)
+                        {
+                            answer.AsSpan(0, room).CopyTo(transport.Memory.GetSpan(chain.Writable[0].Address, (ulong)room));
+                        }
+                        if (queue.Push(chain, (uint)room))
+                        {
+                            transport.CommandInterruptToDriver.Notify();
+                        }
+                    }
+                    await Task.Delay(1);
+                }
+            });
+            return Task.FromResult(new TargetConnection(transport.Driver, async () =>
+            {
+                await stop.CancelAsync();
+                await loop;
+                transport.Dispose();
+            }));
+        }
+    }
+
+    [TestMethod]
+    public async Task A_back_end_that_reuses_session_ids_and_writes_no_payloads_fails_the_statements_it_breaks()
+    {
+        var report = await ComplianceSuite.RunAsync(new YesSayingBackend(), new ComplianceOptions { Streaming = false, CommandTimeout = TimeSpan.FromSeconds(1), TestTimeout = TimeSpan.FromSeconds(5) });
+        Assert.AreEqual(ComplianceStatus.Fail, report["test Open device"].Status);
+        StringAssert.Contains(report["test Open device"].Failure, "already open");
+        Assert.AreEqual(ComplianceStatus.Fail, report["test second /dev/video open"].Status);
+        Assert.AreEqual(ComplianceStatus.Fail, report["test V4L2 ioctls"].Status);
+        StringAssert.Contains(report["test V4L2 ioctls"].Failure, "wrote 8 bytes");
+        Assert.AreEqual(ComplianceStatus.Fail, report["test Unsupported ioctls"].Status);
+        Assert.AreEqual(ComplianceStatus.Fail, report["test unknown command codes"].Status);
+        StringAssert.Contains(report["test unknown command codes"].Failure, "0 (success), not an errno");
+        Assert.AreEqual(ComplianceStatus.Fail, report["test invalid ioctls"].Status, "DQBUF and the other replaced ioctls answered success");
+    }
+}
