@@ -62,6 +62,8 @@ internal static class BufferTests
         var other2 = await context.OpenAsync().ConfigureAwait(false);
         context.Expect((await other2.VIDIOC_REQBUFS(new v4l2_requestbuffers { type = type, memory = memory, count = 1 }, null, context.Token).ConfigureAwait(false)).Status, EBUSY,
             "VIDIOC_REQBUFS of a second open while the first owns the buffers", source);
+        context.Expect((await other2.VIDIOC_REQBUFS(new v4l2_requestbuffers { type = type, memory = memory, count = 0 }, null, context.Token).ConfigureAwait(false)).Status, EBUSY,
+            "VIDIOC_REQBUFS(0) of a second open while the first owns the buffers", source);
 
         // CREATE_BUFS: count 0 reports the capabilities; with the current format it appends after the last buffer; a
         // sizeimage below the format's is refused.

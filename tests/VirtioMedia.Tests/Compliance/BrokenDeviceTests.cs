@@ -129,7 +129,7 @@ public sealed class BrokenDeviceTests
         Assert.AreEqual(ComplianceStatus.Fail, result.Status);
         StringAssert.Contains(result.Failure, "did not answer within the bounded wait");
         // Every later test still ran, and ENUM_FMT, which never calls G_FMT, still passed.
-        Assert.AreEqual(ComplianceSuite.TestNames.Count(n => !n.Contains("(no poll)")) , report.Total);
+        Assert.AreEqual(ComplianceSuite.AllTests.Count(t => !t.Streaming && t.Group != "Hostile driver"), report.Total);
         Assert.AreEqual(ComplianceStatus.Ok, report["test VIDIOC_ENUM_FMT/FRAMESIZES/FRAMEINTERVALS"].Status);
         Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(120), $"the suite took {clock.Elapsed}");
     }
