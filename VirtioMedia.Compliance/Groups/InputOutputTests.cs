@@ -1,3 +1,4 @@
+using System;
 using System.Threading.Tasks;
 using VirtioMedia.Abi;
 using VirtioMedia.Compliance.Running;
@@ -48,76 +49,78 @@ internal static class InputOutputTests
         context.Note($"the device offers {what}; only its first answer was checked");
     }
 
-    private static async Task InputsAsync(ComplianceContext context)
-    {
-        const string source = InputSource + ", testInput";
-        var session = await context.OpenAsync().ConfigureAwait(false);
-        var current = await session.VIDIOC_G_INPUT(0, null, context.Token).ConfigureAwait(false);
-        var first = await session.VIDIOC_ENUMINPUT(new v4l2_input { index = 0 }, null, context.Token).ConfigureAwait(false);
-        if (first.Status == ENOTTY && current.Status == ENOTTY)
-        {
-            context.Check(!context.Node.CanCapture, "a capture node must enumerate its inputs (VIDIOC_ENUMINPUT answers ENOTTY)", source);
-            throw ComplianceContext.NotSupported("no inputs");
-        }
-        context.Check(context.Node.CanCapture || first.Status != 0, "an output node may not have inputs", source);
-        uint count = 0;
-        for (; count < Probes.EnumerationLimit; count++)
-        {
-            var input = await session.VIDIOC_ENUMINPUT(new v4l2_input { index = count }, null, context.Token).ConfigureAwait(false);
-            if (input.Status != 0)
-            {
-                context.Expect(input.Status, EINVAL, $"VIDIOC_ENUMINPUT past the last input ({count})", source);
-                break;
-            }
-            var payload = input.Payload;
-            context.Check(payload.index == count, "VIDIOC_ENUMINPUT changed the index", source);
-            Probes.CheckString(context, payload.name, "v4l2_input.name", source);
-            context.Check(payload.type is V4L2_INPUT_TYPE_CAMERA or V4L2_INPUT_TYPE_TUNER or V4L2_INPUT_TYPE_TOUCH, $"input type {payload.type} is invalid", source);
-            Probes.CheckZero(context, Probes.Bytes(ref payload.reserved), "v4l2_input.reserved", source);
-        }
-        context.Check(count < Probes.EnumerationLimit, "VIDIOC_ENUMINPUT never ends with EINVAL", source);
-        context.Check(count > 0, "a capture node needs at least one input", source);
-        context.Expect(current.Status, 0, "VIDIOC_G_INPUT", source);
-        context.Check(current.Payload < count, $"VIDIOC_G_INPUT answers {current.Payload}, not one of the {count} inputs", source);
-        context.Expect((await session.VIDIOC_S_INPUT(current.Payload, null, context.Token).ConfigureAwait(false)).Status, 0, "VIDIOC_S_INPUT(the current input)", source);
-        context.Expect((await session.VIDIOC_S_INPUT((int)count, null, context.Token).ConfigureAwait(false)).Status, EINVAL, "VIDIOC_S_INPUT(past the last input)", source);
-        context.Note($"Inputs: {count}");
-    }
+    /// <summary>What an input or output is, as ENUMINPUT / ENUMOUTPUT answers it.</summary>
+    private readonly record struct Port(int Status, uint Index, string Name, bool Terminated, uint Type, bool ReservedZero);
 
-    private static async Task OutputsAsync(ComplianceContext context)
+    /// <summary>The inputs or the outputs of a node: the ioctls to enumerate, get and set them, and which node needs them.</summary>
+    private sealed record PortKind(
+        string Noun, string Enumerate, string Get, string Set, string Function, bool Needed, bool Forbidden, uint[] Types,
+        Func<ComplianceContext, DriverSession, uint, Task<Port>> EnumerateAsync,
+        Func<ComplianceContext, DriverSession, Task<(int Status, int Value)>> GetAsync,
+        Func<ComplianceContext, DriverSession, int, Task<int>> SetAsync);
+
+    private static Task InputsAsync(ComplianceContext context) => PortsAsync(context, new PortKind(
+        "input", "VIDIOC_ENUMINPUT", "VIDIOC_G_INPUT", "VIDIOC_S_INPUT", "testInput", context.Node.CanCapture, context.Node.CanOutput && !context.Node.CanCapture,
+        [V4L2_INPUT_TYPE_CAMERA, V4L2_INPUT_TYPE_TUNER, V4L2_INPUT_TYPE_TOUCH],
+        async (c, s, index) =>
+        {
+            var answer = await s.VIDIOC_ENUMINPUT(new v4l2_input { index = index }, null, c.Token).ConfigureAwait(false);
+            var input = answer.Payload;
+            var (name, terminated) = Probes.Text(input.name);
+            return new Port(answer.Status, input.index, name, terminated, input.type, Probes.Bytes(ref input.reserved).IndexOfAnyExcept((byte)0) < 0);
+        },
+        async (c, s) => { var answer = await s.VIDIOC_G_INPUT(0, null, c.Token).ConfigureAwait(false); return (answer.Status, answer.Payload); },
+        async (c, s, value) => (await s.VIDIOC_S_INPUT(value, null, c.Token).ConfigureAwait(false)).Status));
+
+    private static Task OutputsAsync(ComplianceContext context) => PortsAsync(context, new PortKind(
+        "output", "VIDIOC_ENUMOUTPUT", "VIDIOC_G_OUTPUT", "VIDIOC_S_OUTPUT", "testOutput", context.Node.CanOutput, context.Node.CanCapture && !context.Node.CanOutput,
+        [V4L2_OUTPUT_TYPE_ANALOG, V4L2_OUTPUT_TYPE_MODULATOR, V4L2_OUTPUT_TYPE_ANALOGVGAOVERLAY],
+        async (c, s, index) =>
+        {
+            var answer = await s.VIDIOC_ENUMOUTPUT(new v4l2_output { index = index }, null, c.Token).ConfigureAwait(false);
+            var output = answer.Payload;
+            var (name, terminated) = Probes.Text(output.name);
+            return new Port(answer.Status, output.index, name, terminated, output.type, Probes.Bytes(ref output.reserved).IndexOfAnyExcept((byte)0) < 0);
+        },
+        async (c, s) => { var answer = await s.VIDIOC_G_OUTPUT(0, null, c.Token).ConfigureAwait(false); return (answer.Status, answer.Payload); },
+        async (c, s, value) => (await s.VIDIOC_S_OUTPUT(value, null, c.Token).ConfigureAwait(false)).Status));
+
+    // testInput / testOutput: a node that captures (outputs) enumerates at least one input (output), the list ends in
+    // EINVAL, each has a name, a valid type and zeroed reserved fields, G answers one of them, S of it is accepted and
+    // S past the last is EINVAL; the other kind of node has none.
+    private static async Task PortsAsync(ComplianceContext context, PortKind kind)
     {
-        const string source = InputSource + ", testOutput";
+        var source = $"{InputSource}, {kind.Function}";
         var session = await context.OpenAsync().ConfigureAwait(false);
-        var current = await session.VIDIOC_G_OUTPUT(0, null, context.Token).ConfigureAwait(false);
-        var first = await session.VIDIOC_ENUMOUTPUT(new v4l2_output { index = 0 }, null, context.Token).ConfigureAwait(false);
+        var current = await kind.GetAsync(context, session).ConfigureAwait(false);
+        var first = await kind.EnumerateAsync(context, session, 0).ConfigureAwait(false);
         if (first.Status == ENOTTY && current.Status == ENOTTY)
         {
-            context.Check(!context.Node.CanOutput, "an output node must enumerate its outputs (VIDIOC_ENUMOUTPUT answers ENOTTY)", source);
-            throw ComplianceContext.NotSupported("no outputs");
+            context.Check(!kind.Needed, $"the node must enumerate its {kind.Noun}s ({kind.Enumerate} answers ENOTTY)", source);
+            throw ComplianceContext.NotSupported($"no {kind.Noun}s");
         }
-        context.Check(context.Node.CanOutput || first.Status != 0, "a capture node may not have outputs", source);
+        context.Check(!kind.Forbidden || first.Status != 0, $"this node may not have {kind.Noun}s", source);
         uint count = 0;
         for (; count < Probes.EnumerationLimit; count++)
         {
-            var output = await session.VIDIOC_ENUMOUTPUT(new v4l2_output { index = count }, null, context.Token).ConfigureAwait(false);
-            if (output.Status != 0)
+            var port = count == 0 ? first : await kind.EnumerateAsync(context, session, count).ConfigureAwait(false);
+            if (port.Status != 0)
             {
-                context.Expect(output.Status, EINVAL, $"VIDIOC_ENUMOUTPUT past the last output ({count})", source);
+                context.Expect(port.Status, EINVAL, $"{kind.Enumerate} past the last {kind.Noun} ({count})", source);
                 break;
             }
-            var payload = output.Payload;
-            context.Check(payload.index == count, "VIDIOC_ENUMOUTPUT changed the index", source);
-            Probes.CheckString(context, payload.name, "v4l2_output.name", source);
-            context.Check(payload.type is V4L2_OUTPUT_TYPE_ANALOG or V4L2_OUTPUT_TYPE_MODULATOR or V4L2_OUTPUT_TYPE_ANALOGVGAOVERLAY, $"output type {payload.type} is invalid", source);
-            Probes.CheckZero(context, Probes.Bytes(ref payload.reserved), "v4l2_output.reserved", source);
+            context.Check(port.Index == count, $"{kind.Enumerate} changed the index", source);
+            context.Check(port.Terminated && port.Name.Length > 0, $"{kind.Noun} {count} has an empty or unterminated name", source + ", check_ustring");
+            context.Check(Array.IndexOf(kind.Types, port.Type) >= 0, $"{kind.Noun} type {port.Type} is invalid", source);
+            context.Check(port.ReservedZero, $"{kind.Noun} {count}: reserved is not zeroed", source + ", check_0");
         }
-        context.Check(count < Probes.EnumerationLimit, "VIDIOC_ENUMOUTPUT never ends with EINVAL", source);
-        context.Check(count > 0, "an output node needs at least one output", source);
-        context.Expect(current.Status, 0, "VIDIOC_G_OUTPUT", source);
-        context.Check(current.Payload < count, $"VIDIOC_G_OUTPUT answers {current.Payload}, not one of the {count} outputs", source);
-        context.Expect((await session.VIDIOC_S_OUTPUT(current.Payload, null, context.Token).ConfigureAwait(false)).Status, 0, "VIDIOC_S_OUTPUT(the current output)", source);
-        context.Expect((await session.VIDIOC_S_OUTPUT((int)count, null, context.Token).ConfigureAwait(false)).Status, EINVAL, "VIDIOC_S_OUTPUT(past the last output)", source);
-        context.Note($"Outputs: {count}");
+        context.Check(count < Probes.EnumerationLimit, $"{kind.Enumerate} never ends with EINVAL", source);
+        context.Check(count > 0, $"the node needs at least one {kind.Noun}", source);
+        context.Expect(current.Status, 0, kind.Get, source);
+        context.Check(current.Value >= 0 && current.Value < count, $"{kind.Get} answers {current.Value}, not one of the {count} {kind.Noun}s", source);
+        context.Expect(await kind.SetAsync(context, session, current.Value).ConfigureAwait(false), 0, $"{kind.Set}(the current {kind.Noun})", source);
+        context.Expect(await kind.SetAsync(context, session, (int)count).ConfigureAwait(false), EINVAL, $"{kind.Set}(past the last {kind.Noun})", source);
+        context.Note($"{kind.Noun}s: {count}");
     }
 
     private static async Task StandardsAsync(ComplianceContext context)
