@@ -4,6 +4,3 @@ namespace VirtioMedia.Compliance.Running;
 
 /// <summary>A check that did not hold: ends the test as FAIL with the rule and its source.</summary>
 internal sealed class ComplianceFailure(string message) : Exception(message);
-
-/// <summary>The device does not offer what the test checks: ends the test as "OK (Not Supported)".</summary>
-internal sealed class NotSupportedByDevice(string reason) : Exception(reason);

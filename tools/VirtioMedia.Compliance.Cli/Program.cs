@@ -31,13 +31,20 @@ internal static class Program
         var noStreaming = new Option<bool>("--no-streaming") { Description = "Skip the streaming tests" };
         var frames = new Option<int>("--frames") { Description = "Frames each streaming test dequeues", DefaultValueFactory = _ => 8 };
         var verbose = new Option<bool>("--verbose") { Description = "Print what each test noted" };
+        var only = new Option<string[]>("--only") { Description = "Run only the tests whose name contains one of these strings (repeatable)", AllowMultipleArgumentsPerToken = false };
         var root = new RootCommand("Runs v4l2-compliance's rules and the virtio-media device statements against a virtio-media device, with no virtual machine. Without --socket or --exec it tests the sample camera in process.")
         {
-            socket, exec, api, memory, formats, sharedMemory, json, noStreaming, frames, verbose,
+            socket, exec, api, memory, formats, sharedMemory, json, noStreaming, frames, verbose, only,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
-            var options = new ComplianceOptions { Streaming = !parse.GetValue(noStreaming), StreamFrames = Math.Max(1, parse.GetValue(frames)) };
+            var selected = parse.GetValue(only);
+            var options = new ComplianceOptions
+            {
+                Streaming = !parse.GetValue(noStreaming),
+                StreamFrames = Math.Max(1, parse.GetValue(frames)),
+                Only = selected is { Length: > 0 } ? selected : null,
+            };
             Process? backend = null;
             string? folder = null;
             try
