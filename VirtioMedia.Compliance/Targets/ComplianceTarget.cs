@@ -59,10 +59,10 @@ public abstract class ComplianceTarget
 public sealed class InProcessTargetOptions
 {
     /// <summary>Driver memory (rings, command buffers, SHARED_PAGES buffers).</summary>
-    public ulong GuestMemorySize { get; init; } = 48UL << 20;
+    public ulong GuestMemorySize { get; init; } = 32UL << 20;
 
     /// <summary>Size of shared memory region 0 (MMAP buffers); 0 for none.</summary>
-    public ulong SharedMemorySize { get; init; } = 48UL << 20;
+    public ulong SharedMemorySize { get; init; } = 32UL << 20;
 
     /// <summary>The virtio object registry given to endpoints made from a handler factory (a private one when null).</summary>
     public VirtioObjectRegistry? Objects { get; init; }

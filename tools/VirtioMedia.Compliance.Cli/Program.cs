@@ -26,7 +26,7 @@ internal static class Program
         api.AcceptOnlyFromAmong("single-planar", "multi-planar");
         var memory = new Option<string>("--memory") { Description = "In-process sample camera: memory types, a comma list of mmap, shared-pages, virtio-object", DefaultValueFactory = _ => "mmap,shared-pages,virtio-object" };
         var formats = new Option<string>("--formats") { Description = "In-process sample camera: pixel formats, a comma list of YUYV, NV12, NV12M, RGB24" };
-        var sharedMemory = new Option<int>("--shared-memory-mib") { Description = "In-process sample camera: size of shared memory region 0 in MiB (0 for none)", DefaultValueFactory = _ => 48 };
+        var sharedMemory = new Option<int>("--shared-memory-mib") { Description = "In-process sample camera: size of shared memory region 0 in MiB (0 for none)", DefaultValueFactory = _ => 32 };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON instead of text" };
         var noStreaming = new Option<bool>("--no-streaming") { Description = "Skip the streaming tests" };
         var frames = new Option<int>("--frames") { Description = "Frames each streaming test dequeues", DefaultValueFactory = _ => 8 };
