@@ -67,7 +67,7 @@ internal static class RequiredTests
             context.Check((dcaps & IoCaps) == 0, "a node that neither captures nor outputs may not claim I/O capabilities", TestCap);
         }
         context.Check((dcaps & MplaneCaps) == 0 || (dcaps & SplaneCaps) == 0, "single- and multi-planar capabilities on one node are not allowed", TestCap);
-        context.Check((dcaps & V4L2_CAP_READWRITE) == 0, "virtio-media has no read()/write() path, so V4L2_CAP_READWRITE cannot be honoured", "spec: Device Operation (commands are OPEN, CLOSE, IOCTL, MMAP, MUNMAP)");
+        context.Check((dcaps & V4L2_CAP_READWRITE) == 0, "virtio-media has no read()/write() path, so V4L2_CAP_READWRITE cannot be honoured", "spec: Device Operation (OPEN, CLOSE, IOCTL, MMAP, MUNMAP; no read/write) and the Linux driver's virtio_media_fops, which have no .read/.write");
 
         // QUERYCAP itself is replaced by the configuration space: the device answers it ENOTTY.
         var session = await context.OpenAsync().ConfigureAwait(false);

@@ -31,7 +31,7 @@ internal static class StreamingTests
 
     private static Task ReadWriteAsync(ComplianceContext context)
     {
-        context.Check((context.Node.DeviceCaps & V4L2_CAP_READWRITE) == 0, "V4L2_CAP_READWRITE is set, but virtio-media has no read()/write()", Source + ", testReadWrite");
+        context.Check((context.Node.DeviceCaps & V4L2_CAP_READWRITE) == 0, "V4L2_CAP_READWRITE is set, but virtio-media has no read()/write()", Source + ", testReadWrite (the Linux driver's virtio_media_fops have no .read/.write)");
         throw ComplianceContext.NotSupported("no read()/write() I/O");
     }
 
