@@ -101,7 +101,19 @@ public sealed class DeviceQueue
         var pending = (ushort)(available - _nextAvailable);
         if (pending == 0)
         {
-            return PopResult.Empty;
+            // Empty means the caller may sleep until a kick, so check once more behind a full fence. The request for
+            // a kick (avail_event, written after the last pop, or used.flags) is a store and avail.idx a load: without
+            // the fence the load can be served before the store is visible, the driver then reads the old
+            // avail_event, sees no kick wanted for the chain it just added, and the device sleeps with it in the ring
+            // (virtio 1.2, 2.7.10 and 2.7.13.3: either side fences between publishing its index and reading the
+            // other's suppression state). Once per sleep, not per chain.
+            Interlocked.MemoryBarrier();
+            available = _memory.ReadUInt16Acquire(_layout.AvailableIndex);
+            pending = (ushort)(available - _nextAvailable);
+            if (pending == 0)
+            {
+                return PopResult.Empty;
+            }
         }
         if (pending > _layout.Size)
         {

@@ -28,7 +28,7 @@ public sealed class DriverQueue<TToken>
     private int _chainsInFlight;
     private ushort _nextAvailable;
     private ushort _lastUsed;
-    private ushort _availableAtLastKick;
+    private ushort _availableAtLastCheck;
 
     /// <summary>Initialises empty rings at <paramref name="layout"/> in <paramref name="memory"/>.</summary>
     public DriverQueue(GuestMemory memory, SplitQueueLayout layout, bool eventIndex)
@@ -128,13 +128,14 @@ public sealed class DriverQueue<TToken>
             _nextAvailable++;
             _memory.WriteUInt16Release(_layout.AvailableIndex, _nextAvailable);
             Interlocked.MemoryBarrier();
+            // The event-index window is what was added since the last check, kicked or not (Linux's
+            // virtqueue_kick_prepare_split counts num_added from its previous call). Measured from the last kick
+            // instead, the window grows with every chain the device takes without a kick, and after 65,536 of them
+            // its 16-bit width wraps to 0: no kick at all, even for a device that is asleep.
             kick = _eventIndex
-                ? VirtqRingFlags.NeedEvent(_memory.Read<ushort>(_layout.AvailableEvent), _nextAvailable, _availableAtLastKick)
+                ? VirtqRingFlags.NeedEvent(_memory.Read<ushort>(_layout.AvailableEvent), _nextAvailable, _availableAtLastCheck)
                 : (_memory.ReadUInt16Acquire(_layout.UsedFlags) & VirtqRingFlags.VIRTQ_USED_F_NO_NOTIFY) == 0;
-            if (kick)
-            {
-                _availableAtLastKick = _nextAvailable;
-            }
+            _availableAtLastCheck = _nextAvailable;
             return true;
         }
     }
@@ -153,7 +154,15 @@ public sealed class DriverQueue<TToken>
             var used = _memory.ReadUInt16Acquire(_layout.UsedIndex);
             if (used == _lastUsed)
             {
-                return false;
+                // No more means the caller may sleep until an interrupt: check once more behind a full fence, so the
+                // request for one (used_event, written after the last take, or avail.flags) is visible before used.idx
+                // is read again (the mirror of DeviceQueue.Pop's check). Once per sleep, not per chain.
+                Interlocked.MemoryBarrier();
+                used = _memory.ReadUInt16Acquire(_layout.UsedIndex);
+                if (used == _lastUsed)
+                {
+                    return false;
+                }
             }
             if ((ushort)(used - _lastUsed) > _chainsInFlight)
             {

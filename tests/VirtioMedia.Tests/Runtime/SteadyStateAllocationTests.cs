@@ -21,9 +21,9 @@ namespace VirtioMedia.Tests.Runtime;
 /// most of the time and now and then 168-280 bytes (the test host's threads), and a loaded machine makes the thread
 /// pool add threads, whose first work allocates their thread-local state once. So each measurement is split into
 /// <see cref="Batches"/> batches of 2000 ioctls, and the test asks for a median batch within <see cref="NoiseBound"/>
-/// bytes and at least one batch of exactly 0 bytes. Anything the path allocated per ioctl, even one 24-byte object in
-/// every hundred ioctls, puts every batch above the bound (before this test existed a QBUF + DQBUF cycle cost
-/// 770 bytes, 770 KB per batch).
+/// bytes and at least one batch of exactly 0 bytes, in one of up to three measurements. Anything the path allocated
+/// per ioctl, even one 24-byte object in every hundred ioctls, puts every batch of every measurement above the bound
+/// (before this test existed a QBUF + DQBUF cycle cost 770 bytes, 770 KB per batch).
 /// </remarks>
 [TestClass]
 [DoNotParallelize]
@@ -31,6 +31,7 @@ public sealed class SteadyStateAllocationTests
 {
     private const int Batches = 9;
     private const int NoiseBound = 256;
+    private const int Attempts = 3;
 
     [TestMethod]
     public Task G_FMT_and_S_FMT_round_trips_allocate_nothing_once_warm() => Streamer.Guard(async () =>
@@ -41,8 +42,7 @@ public sealed class SteadyStateAllocationTests
         using var cancellation = new CancellationTokenSource();
         // 1000 rounds of G_FMT + S_FMT per batch, every other round with a cancellable token (its registration must
         // not allocate either).
-        var batches = await FormatRoundsAsync(session, 1000, cancellation.Token);
-        AssertNoAllocation(batches, "2000 G_FMT/S_FMT ioctls");
+        await AssertNoAllocationAsync(() => FormatRoundsAsync(session, 1000, cancellation.Token), "2000 G_FMT/S_FMT ioctls");
     }, seconds: 120);
 
     [TestMethod]
@@ -53,16 +53,29 @@ public sealed class SteadyStateAllocationTests
         var session = await rig.Driver.OpenSessionAsync();
         Assert.AreEqual(0, (await session.VIDIOC_REQBUFS(new v4l2_requestbuffers { type = Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE, memory = Constants.V4L2_MEMORY_MMAP, count = 4 })).Status);
         Assert.AreEqual(0, (await session.VIDIOC_STREAMON((int)Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE)).Status);
-        var batches = await CyclesAsync(session, 2000);
-        AssertNoAllocation(batches, "2000 QBUF + DQBUF-event cycles");
+        await AssertNoAllocationAsync(() => CyclesAsync(session, 2000), "2000 QBUF + DQBUF-event cycles");
     }, seconds: 120);
 
-    private static void AssertNoAllocation(long[] batches, string batch)
+    /// <summary>
+    /// Measures up to <see cref="Attempts"/> times and passes on the first measurement with a median batch within
+    /// <see cref="NoiseBound"/> and one batch of 0 bytes. The counter is process-wide, so on a heavily loaded machine
+    /// other threads' allocations (the test host's, a thread the pool injects) can land in every batch of one
+    /// measurement; they come and go, while an allocation on the ioctl path is in every batch of every measurement.
+    /// </summary>
+    private static async Task AssertNoAllocationAsync(Func<Task<long[]>> measure, string batch)
     {
-        var sorted = batches.Order().ToArray();
-        var figures = $"bytes allocated per batch of {batch}: {string.Join(", ", batches)}";
-        Assert.IsTrue(sorted[Batches / 2] <= NoiseBound, $"median above the background noise; {figures}");
-        Assert.AreEqual(0L, sorted[0], $"no batch allocated nothing; {figures}");
+        var figures = new System.Collections.Generic.List<string>();
+        for (var attempt = 0; attempt < Attempts; attempt++)
+        {
+            var batches = await measure();
+            var sorted = batches.Order().ToArray();
+            if (sorted[Batches / 2] <= NoiseBound && sorted[0] == 0)
+            {
+                return;
+            }
+            figures.Add(string.Join(", ", batches));
+        }
+        Assert.Fail($"in {Attempts} measurements, none had a median batch within {NoiseBound} bytes and a batch of 0 bytes; bytes allocated per batch of {batch}: {string.Join(" | ", figures)}");
     }
 
     /// <summary>
