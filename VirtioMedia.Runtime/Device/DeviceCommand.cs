@@ -21,6 +21,7 @@ internal sealed class DeviceCommand
     private NativeMemoryManager[] _managers = [];
     private int _readableCount;
     private int _writableCount;
+    private GuestMemoryLease _lease;
 
     public DescriptorChain Chain { get; private set; } = null!;
 
@@ -31,8 +32,13 @@ internal sealed class DeviceCommand
 
     public ChainWriter Writer => new(_writable.AsSpan(0, _writableCount));
 
-    public void Bind(GuestMemory memory, DescriptorChain chain)
+    /// <summary>Views <paramref name="chain"/> through the memory <paramref name="lease"/> holds; the command owns the
+    /// lease from now on (taken before the chain was popped, so the descriptors were read under it too) and
+    /// gives it back in <see cref="TakeLease"/> or <see cref="Unbind"/>.</summary>
+    public void Bind(GuestMemoryLease lease, DescriptorChain chain)
     {
+        var memory = lease.Memory!;
+        _lease = lease;
         Chain = chain;
         var total = chain.Readable.Count + chain.Writable.Count;
         if (_managers.Length < total)
@@ -76,6 +82,7 @@ internal sealed class DeviceCommand
     /// that), so a pooled command holds no more whatever a driver once sent.</summary>
     public void Unbind()
     {
+        TakeLease().Dispose();
         Array.Clear(_readable, 0, _readableCount);
         Array.Clear(_writable, 0, _writableCount);
         _readableCount = _writableCount = 0;
@@ -92,6 +99,14 @@ internal sealed class DeviceCommand
         {
             Array.Resize(ref _managers, 2 * RetainedSegments);
         }
+    }
+
+    /// <summary>Hands the lease over to the caller (who still writes the used entry under it); the command keeps none.</summary>
+    public GuestMemoryLease TakeLease()
+    {
+        var lease = _lease;
+        _lease = default;
+        return lease;
     }
 
     /// <summary>The segment slots this command holds (readable, writable, memory managers), for tests of the bound.</summary>

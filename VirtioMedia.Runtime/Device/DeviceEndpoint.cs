@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using VirtioMedia.Abi;
+using VirtioMedia.Runtime.Memory;
 using VirtioMedia.Runtime.Pooling;
 using VirtioMedia.Runtime.Transport;
 using VirtioMedia.Runtime.Virtqueues;
@@ -248,26 +249,31 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         var queue = _commandQueue!;
         while (true)
         {
+            // Each command holds a lease on guest memory from before its descriptors are read until its used
+            // entry is written, so no mapping it may touch is unmapped under it.
+            var lease = Transport.Memory.Lease();
             switch (queue.Pop(out var chain))
             {
                 case PopResult.Chain:
-                    Route(chain);
+                    Route(lease, chain);
                     continue;
                 case PopResult.RingBroken:
+                    lease.Dispose();
                     // Counted once: the queue serves nothing more until reset (queue.NeedsReset, queue.Error).
                     Interlocked.Increment(ref _protocolErrors);
                     ReportBroken(0, queue);
                     return;
                 default:
+                    lease.Dispose();
                     return;
             }
         }
     }
 
-    private void Route(DescriptorChain chain)
+    private void Route(GuestMemoryLease lease, DescriptorChain chain)
     {
         var command = _commandPool.TryRent(out var pooled) ? pooled : new DeviceCommand();
-        command.Bind(Transport.Memory, chain);
+        command.Bind(lease, chain);
         var reader = command.Reader;
         if (!CommandCodec.PeekCommand(reader, out var kind).IsSuccess)
         {
@@ -531,6 +537,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
     private void Complete(DeviceCommand command, uint written)
     {
         var chain = command.Chain;
+        using var lease = command.TakeLease();
         command.Unbind();
         _commandPool.Return(command);
         if (_commandQueue!.Push(chain, written))
@@ -567,6 +574,8 @@ public sealed class DeviceEndpoint : IAsyncDisposable
         var queue = _eventQueue!;
         lock (_eventGate)
         {
+            // One lease for the whole delivery: the event ring's descriptors, the event buffers and used entries.
+            using var lease = Transport.Memory.Lease();
             while (!Volatile.Read(ref _stopping))
             {
                 // The next event is moved out of the queue into a field rather than peeked: peeking a queue of structs
@@ -606,7 +615,7 @@ public sealed class DeviceEndpoint : IAsyncDisposable
                 }
                 var chain = _spareEventChain;
                 _spareEventChain = null;
-                _eventCommand.Bind(Transport.Memory, chain);
+                _eventCommand.Bind(Transport.Memory.Lease(), chain);
                 var writer = _eventCommand.Writer;
                 var encoded = Encode(ref writer, ref _nextEvent);
                 ForgetNextEvent();

@@ -52,6 +52,8 @@ public sealed class GuestScatterList
         {
             return false;
         }
+        // A copy into guest pages can run on a device's own thread, outside any command: it holds its own lease.
+        using var lease = _memory.Lease();
         foreach (var entry in _entries)
         {
             if (source.IsEmpty)
@@ -78,6 +80,7 @@ public sealed class GuestScatterList
         {
             return false;
         }
+        using var lease = _memory.Lease();
         foreach (var entry in _entries)
         {
             if (destination.IsEmpty)

@@ -193,6 +193,9 @@ public sealed partial class VhostUserBackend
 
         private void ReleaseMemory()
         {
+            // Unmapped once the last lease on it is returned: a handler a stop gave up waiting for keeps the
+            // memory it still touches, and finds none on its next access.
+            _memory?.Dispose();
             _memory = null;
             _table.Release();
             _table = MemoryTableSnapshot.Empty;

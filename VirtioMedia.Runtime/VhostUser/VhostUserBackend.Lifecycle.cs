@@ -52,7 +52,7 @@ public sealed partial class VhostUserBackend
                 _memory, queues[0], queues[1], _vrings[0].Kick!, _vrings[1].Kick!, _vrings[0].Call, _vrings[1].Call,
                 Negotiated(VhostUserProtocolFeatures.SHMEM) && _sharedRegion is not null ? _sharedRegion : NoSharedMemory);
             var stop = CancellationTokenSource.CreateLinkedTokenSource(_connectionToken);
-            var running = new DeviceRun(transport, stop, _table.AddReference());
+            var running = new DeviceRun(transport, stop);
             _running = running;
             var mapped = MapSharedMemory(running);
             running.Serve(Task.Run(async () =>

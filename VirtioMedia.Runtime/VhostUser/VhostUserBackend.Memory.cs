@@ -49,6 +49,10 @@ public sealed partial class VhostUserBackend
                     fd.Dispose();
                 }
             }
+            // Guest memory holds one reference to each table it maps, given back once the table has been
+            // replaced and the last lease that may reach it (a command, an event delivery, a copy into guest
+            // pages) is returned: only then are its mappings unmapped.
+            var leased = table.AddReference();
             try
             {
                 if (_running is not null && !RingsStayInPlace(table))
@@ -57,23 +61,22 @@ public sealed partial class VhostUserBackend
                 }
                 if (_memory is null)
                 {
-                    _memory = new GuestMemory(table.Regions);
+                    _memory = new GuestMemory(table.Regions, leased.Release);
                 }
                 else
                 {
-                    _memory.Replace(table.Regions);
+                    _memory.Replace(table.Regions, leased.Release);
                 }
             }
             catch
             {
+                leased.Release();
                 table.Release();
                 throw;
             }
             var previous = _table;
             _table = table;
-            // A running device keeps its queues and sessions; it may access the new table from now on,
-            // and the old one until it finishes (it holds that one since it started or saw it).
-            _running?.Hold(table.AddReference());
+            // A running device keeps its queues and sessions and sees the new table from its next access on.
             previous.Release();
             Options.Log?.Invoke($"memory table: {count} regions{(_running is null ? "" : ", swapped while the device runs")}");
         }
