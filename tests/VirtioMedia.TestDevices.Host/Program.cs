@@ -41,7 +41,6 @@ internal static class Program
             var multiPlanar = parse.GetValue(api) == "multi-planar";
             var device = new BrokenCamera(broken, new CameraOptions
             {
-                Card = "virtio-media test device " + BrokenCamera.NameOf(broken),
                 Api = multiPlanar ? CameraApi.MultiPlanar : CameraApi.SinglePlanar,
                 Memory = MemoryTypes.Mmap | MemoryTypes.SharedPages,
                 PixelFormats = [Constants.V4L2_PIX_FMT_YUYV, Constants.V4L2_PIX_FMT_RGB24],

@@ -56,4 +56,14 @@ public enum BrokenRule
     /// <summary>QUERYBUF answers flags without a timestamp type (no V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC)
     /// (v4l2-test-buffers.cpp, buffer::check from testQueryBuf: timestamp type neither MONOTONIC nor COPY).</summary>
     QueryBufWithoutTimestampType,
+
+    /// <summary>QBUF and QUERYBUF of a SHARED_PAGES (USERPTR) buffer answer m.userptr 0 instead of the driver's value
+    /// (virtio-media, device statement "Shared Pages": m.userptr is returned unchanged). The Linux driver keeps its own
+    /// copy of the pointer, so v4l2-compliance cannot see this.</summary>
+    SharedPagesUserPtrChanged,
+
+    /// <summary>G/S/TRY_EXT_CTRLS answer the controls pointer 0 instead of the driver's value (virtio-media, device
+    /// statement "Pointers in V4L2 ioctls": pointer values are returned unchanged). Not visible through the Linux driver,
+    /// which copies the controls back to its own array.</summary>
+    ExtCtrlsPointerChanged,
 }
