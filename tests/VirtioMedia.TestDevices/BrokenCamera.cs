@@ -60,21 +60,12 @@ public sealed class BrokenCamera
             BrokenRule.ControlEventWithoutInitial => new ControlEventWithoutInitial(inner),
             BrokenRule.BufferCapsWithoutMmap => new BufferCapsWithoutMmap(inner),
             BrokenRule.QueryBufWithoutTimestampType => new QueryBufWithoutTimestampType(inner),
-            BrokenRule.SharedPagesUserPtrChanged => new SharedPagesUserPtrChanged(inner),
-            BrokenRule.ExtCtrlsPointerChanged => new ExtCtrlsPointerChanged(inner),
             _ => throw new InvalidOperationException($"no decorator for {Rule}"),
         };
     }
 
     /// <summary>Stops every stream (before the transport's memory goes away), as <see cref="VirtualCamera.StopStreams"/>.</summary>
     public void StopStreams() => Camera.StopStreams();
-
-    /// <summary>
-    /// Whether v4l2-compliance in a Linux guest can see the rule broken: not for the virtio-media statements the Linux
-    /// driver answers from its own state (the pointers it passed), which only a check of the device itself finds.
-    /// </summary>
-    public static bool IsVisibleToV4l2Compliance(BrokenRule rule) =>
-        rule is not (BrokenRule.SharedPagesUserPtrChanged or BrokenRule.ExtCtrlsPointerChanged);
 
     /// <summary>Every rule, <see cref="BrokenRule.None"/> first.</summary>
     public static IReadOnlyList<BrokenRule> Rules { get; } = Enum.GetValues<BrokenRule>();

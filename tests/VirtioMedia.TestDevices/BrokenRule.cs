@@ -10,7 +10,8 @@ public enum BrokenRule
     None,
 
     /// <summary>The configuration's device_caps lack V4L2_CAP_STREAMING although the node streams
-    /// (v4l2-test-buffers.cpp, testReqBufs: REQBUFS must fail without streaming I/O).</summary>
+    /// (v4l2-compliance.cpp, testCap: a video node has READWRITE or STREAMING; v4l2-test-buffers.cpp, testReqBufs:
+    /// REQBUFS must fail without streaming I/O).</summary>
     DeviceCapsWithoutStreaming,
 
     /// <summary>ENUM_FMT answers the first format again at the index past the last, instead of EINVAL
@@ -42,7 +43,8 @@ public enum BrokenRule
     SetCtrlOutOfRangeAccepted,
 
     /// <summary>A failing TRY_EXT_CTRLS answers error_idx = count instead of the failing control's index
-    /// (v4l2-test-controls.cpp, testExtendedControls: "try_ext_ctrls(0) invalid error_idx").</summary>
+    /// (v4l2-test-controls.cpp, testExtendedControls: "invalid error index read only control", then
+    /// "try_ext_ctrls(0) invalid error_idx").</summary>
     TryExtCtrlsErrorIndex,
 
     /// <summary>SUBSCRIBE_EVENT of a control ignores V4L2_EVENT_SUB_FL_SEND_INITIAL: no initial event
@@ -57,13 +59,4 @@ public enum BrokenRule
     /// (v4l2-test-buffers.cpp, buffer::check from testQueryBuf: timestamp type neither MONOTONIC nor COPY).</summary>
     QueryBufWithoutTimestampType,
 
-    /// <summary>QBUF and QUERYBUF of a SHARED_PAGES (USERPTR) buffer answer m.userptr 0 instead of the driver's value
-    /// (virtio-media, device statement "Shared Pages": m.userptr is returned unchanged). The Linux driver keeps its own
-    /// copy of the pointer, so v4l2-compliance cannot see this.</summary>
-    SharedPagesUserPtrChanged,
-
-    /// <summary>G/S/TRY_EXT_CTRLS answer the controls pointer 0 instead of the driver's value (virtio-media, device
-    /// statement "Pointers in V4L2 ioctls": pointer values are returned unchanged). Not visible through the Linux driver,
-    /// which copies the controls back to its own array.</summary>
-    ExtCtrlsPointerChanged,
 }

@@ -36,24 +36,3 @@ internal sealed class QueryBufWithoutTimestampType(V4l2DeviceHandler<DeviceIoctl
         return status;
     }
 }
-
-/// <summary>QBUF and QUERYBUF of a USERPTR buffer answer m.userptr (and each plane's) as 0.</summary>
-internal sealed class SharedPagesUserPtrChanged(V4l2DeviceHandler<DeviceIoctlContext> inner) : ForwardingDeviceHandler(inner)
-{
-    public override int VIDIOC_QBUF(DeviceIoctlContext context, ref v4l2_buffer payload) => Clear(context, Inner.VIDIOC_QBUF(context, ref payload), ref payload);
-
-    public override int VIDIOC_QUERYBUF(DeviceIoctlContext context, ref v4l2_buffer payload) => Clear(context, Inner.VIDIOC_QUERYBUF(context, ref payload), ref payload);
-
-    private static int Clear(DeviceIoctlContext context, int status, ref v4l2_buffer payload)
-    {
-        if (status == 0 && payload.memory == Constants.V4L2_MEMORY_USERPTR)
-        {
-            payload.m.userptr = 0;
-            foreach (ref var plane in context.Planes)
-            {
-                plane.m.userptr = 0;
-            }
-        }
-        return status;
-    }
-}

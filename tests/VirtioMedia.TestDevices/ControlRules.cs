@@ -63,19 +63,3 @@ internal sealed class ControlEventWithoutInitial(V4l2DeviceHandler<DeviceIoctlCo
         return status;
     }
 }
-
-/// <summary>G/S/TRY_EXT_CTRLS answer the controls pointer as 0.</summary>
-internal sealed class ExtCtrlsPointerChanged(V4l2DeviceHandler<DeviceIoctlContext> inner) : ForwardingDeviceHandler(inner)
-{
-    public override int VIDIOC_G_EXT_CTRLS(DeviceIoctlContext context, ref v4l2_ext_controls payload) => Clear(Inner.VIDIOC_G_EXT_CTRLS(context, ref payload), ref payload);
-
-    public override int VIDIOC_S_EXT_CTRLS(DeviceIoctlContext context, ref v4l2_ext_controls payload) => Clear(Inner.VIDIOC_S_EXT_CTRLS(context, ref payload), ref payload);
-
-    public override int VIDIOC_TRY_EXT_CTRLS(DeviceIoctlContext context, ref v4l2_ext_controls payload) => Clear(Inner.VIDIOC_TRY_EXT_CTRLS(context, ref payload), ref payload);
-
-    private static int Clear(int status, ref v4l2_ext_controls payload)
-    {
-        payload.controls = 0;
-        return status;
-    }
-}
