@@ -1,0 +1,398 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Runtime.InteropServices;
+using System.Threading.Tasks;
+using VirtioMedia.Abi;
+using VirtioMedia.Compliance.Running;
+using VirtioMedia.Runtime.Driver;
+using static VirtioMedia.Abi.Constants;
+
+namespace VirtioMedia.Compliance.Groups;
+
+/// <summary>v4l2-compliance's "Control ioctls" (v4l2-test-controls.cpp).</summary>
+internal static class ControlTests
+{
+    private const string Group = "Control ioctls";
+    private const string Source = "v4l2-test-controls.cpp";
+    private const uint NextFlags = V4L2_CTRL_FLAG_NEXT_CTRL | V4L2_CTRL_FLAG_NEXT_COMPOUND;
+    private const uint ValidFlags = V4L2_CTRL_FLAG_DISABLED | V4L2_CTRL_FLAG_GRABBED | V4L2_CTRL_FLAG_READ_ONLY | V4L2_CTRL_FLAG_UPDATE
+        | V4L2_CTRL_FLAG_INACTIVE | V4L2_CTRL_FLAG_SLIDER | V4L2_CTRL_FLAG_WRITE_ONLY | V4L2_CTRL_FLAG_VOLATILE
+        | V4L2_CTRL_FLAG_HAS_PAYLOAD | V4L2_CTRL_FLAG_EXECUTE_ON_WRITE | V4L2_CTRL_FLAG_MODIFY_LAYOUT;
+
+    public static readonly ComplianceTest[] All =
+    [
+        new(Group, "test VIDIOC_QUERY_EXT_CTRL/QUERYMENU", false, QueryExtControlsAsync),
+        new(Group, "test VIDIOC_QUERYCTRL", false, QueryControlsAsync),
+        new(Group, "test VIDIOC_G/S_CTRL", false, SimpleControlsAsync),
+        new(Group, "test VIDIOC_G/S/TRY_EXT_CTRLS", false, ExtendedControlsAsync),
+        new(Group, "test VIDIOC_(UN)SUBSCRIBE_EVENT/DQEVENT", false, EventsAsync),
+        new(Group, "test VIDIOC_G/S_JPEGCOMP", false, JpegCompAsync),
+    ];
+
+    /// <summary>Every control QUERY_EXT_CTRL lists with NEXT_CTRL | NEXT_COMPOUND (class controls included), or null
+    /// when the device has no QUERY_EXT_CTRL.</summary>
+    private static async Task<List<v4l2_query_ext_ctrl>?> ListAsync(ComplianceContext context, DriverSession session)
+    {
+        var controls = new List<v4l2_query_ext_ctrl>();
+        uint id = 0;
+        for (var i = 0; i < Probes.EnumerationLimit * 4; i++)
+        {
+            var answer = await session.VIDIOC_QUERY_EXT_CTRL(new v4l2_query_ext_ctrl { id = id | NextFlags }, null, context.Token).ConfigureAwait(false);
+            if (answer.Status == ENOTTY && i == 0)
+            {
+                return null;
+            }
+            if (answer.Status != 0)
+            {
+                context.Expect(answer.Status, EINVAL, "VIDIOC_QUERY_EXT_CTRL past the last control", Source + ", testQueryExtControls");
+                return controls;
+            }
+            context.Check(answer.Payload.id > id, $"VIDIOC_QUERY_EXT_CTRL with NEXT_CTRL after 0x{id:x8} answered 0x{answer.Payload.id:x8}, which is not higher", Source + ", testQueryExtControls");
+            controls.Add(answer.Payload);
+            id = answer.Payload.id;
+        }
+        throw new ComplianceFailure($"VIDIOC_QUERY_EXT_CTRL with NEXT_CTRL never ends with EINVAL [{Source}, testQueryExtControls]");
+    }
+
+    private static bool IsClass(in v4l2_query_ext_ctrl control) => control.type == V4L2_CTRL_TYPE_CTRL_CLASS;
+
+    private static bool IsPlain(in v4l2_query_ext_ctrl control) => (control.flags & V4L2_CTRL_FLAG_HAS_PAYLOAD) == 0
+        && control.type is V4L2_CTRL_TYPE_INTEGER or V4L2_CTRL_TYPE_BOOLEAN or V4L2_CTRL_TYPE_MENU or V4L2_CTRL_TYPE_INTEGER_MENU
+            or V4L2_CTRL_TYPE_BITMASK or V4L2_CTRL_TYPE_BUTTON or V4L2_CTRL_TYPE_INTEGER64;
+
+    private static async Task<List<v4l2_query_ext_ctrl>> RequireControlsAsync(ComplianceContext context, DriverSession session)
+    {
+        var controls = await ListAsync(context, session).ConfigureAwait(false) ?? throw ComplianceContext.NotSupported("VIDIOC_QUERY_EXT_CTRL answers ENOTTY");
+        if (controls.Count == 0)
+        {
+            throw ComplianceContext.NotSupported("the device has no controls");
+        }
+        return controls;
+    }
+
+    private static async Task QueryExtControlsAsync(ComplianceContext context)
+    {
+        const string source = Source + ", testQueryExtControls";
+        var session = await context.OpenAsync().ConfigureAwait(false);
+        var controls = await RequireControlsAsync(context, session).ConfigureAwait(false);
+        var classes = new HashSet<uint>(controls.Where(c => IsClass(c)).Select(c => c.id & 0x0FFF0000));
+        var standard = 0;
+        foreach (var listed in controls)
+        {
+            var control = listed;
+            var name = $"control 0x{control.id:x8}";
+            Probes.CheckString(context, control.name, name + " name", source);
+            context.Check((control.flags & ~ValidFlags) == 0, $"{name} has unknown flags 0x{control.flags & ~ValidFlags:x}", source + ", checkQCtrl");
+            Probes.CheckZero(context, Probes.Bytes(ref control.reserved), name + " reserved", source);
+            if (IsClass(control))
+            {
+                context.Check((control.id & 0xFFFF) == 1, $"class control 0x{control.id:x8} must be the class base + 1", source + ", checkQCtrl");
+                continue;
+            }
+            standard++;
+            context.Check(classes.Contains(control.id & 0x0FFF0000), $"{name} has no control class control for class 0x{control.id & 0x0FFF0000:x8}", source + " (missing control class)");
+            context.Check(control.nr_of_dims == 0 || (control.flags & V4L2_CTRL_FLAG_HAS_PAYLOAD) != 0, $"{name} has dimensions without V4L2_CTRL_FLAG_HAS_PAYLOAD", source + ", checkQCtrl");
+            context.Check(control.elems >= 1, $"{name} has 0 elements", source + ", checkQCtrl");
+            switch (control.type)
+            {
+                case V4L2_CTRL_TYPE_INTEGER:
+                case V4L2_CTRL_TYPE_INTEGER64:
+                    context.Check(control.minimum <= control.maximum, $"{name}: minimum above maximum", source + ", checkQCtrl");
+                    context.Check(control.step > 0, $"{name}: step is 0", source + ", checkQCtrl");
+                    context.Check(control.default_value >= control.minimum && control.default_value <= control.maximum, $"{name}: default outside [minimum, maximum]", source + ", checkQCtrl");
+                    context.Check((ulong)(control.default_value - control.minimum) % control.step == 0, $"{name}: default is not minimum + a multiple of step", source + ", checkQCtrl");
+                    break;
+                case V4L2_CTRL_TYPE_BOOLEAN:
+                    context.Check(control.minimum == 0 && control.maximum == 1 && control.step == 1, $"{name}: a boolean must be 0..1 step 1", source + ", checkQCtrl");
+                    context.Check(control.default_value is 0 or 1, $"{name}: a boolean default must be 0 or 1", source + ", checkQCtrl");
+                    break;
+                case V4L2_CTRL_TYPE_MENU:
+                case V4L2_CTRL_TYPE_INTEGER_MENU:
+                    context.Check(control.minimum >= 0 && control.minimum <= control.maximum, $"{name}: menu range is invalid", source + ", checkQCtrl");
+                    await CheckMenuAsync(context, session, control, name).ConfigureAwait(false);
+                    break;
+                case V4L2_CTRL_TYPE_BUTTON:
+                    context.Check((control.flags & V4L2_CTRL_FLAG_WRITE_ONLY) != 0, $"{name}: a button must be write-only", source + ", checkQCtrl");
+                    break;
+                case V4L2_CTRL_TYPE_BITMASK:
+                case V4L2_CTRL_TYPE_STRING:
+                    break;
+                default:
+                    context.Check((control.flags & V4L2_CTRL_FLAG_HAS_PAYLOAD) != 0 || control.type < 0x100, $"{name}: type {control.type} is unknown", source + ", checkQCtrl");
+                    break;
+            }
+            if (control.type != V4L2_CTRL_TYPE_MENU && control.type != V4L2_CTRL_TYPE_INTEGER_MENU)
+            {
+                var menu = await session.VIDIOC_QUERYMENU(new v4l2_querymenu { id = control.id, index = 0 }, null, context.Token).ConfigureAwait(false);
+                context.Expect(menu.Status, EINVAL, $"VIDIOC_QUERYMENU of {name}, which is no menu", source);
+            }
+        }
+        var missing = await session.VIDIOC_QUERY_EXT_CTRL(new v4l2_query_ext_ctrl { id = 0 }, null, context.Token).ConfigureAwait(false);
+        context.Expect(missing.Status, EINVAL, "VIDIOC_QUERY_EXT_CTRL of id 0 without NEXT_CTRL", source);
+        context.Note($"Standard Controls: {standard}, control classes: {classes.Count}");
+    }
+
+    private static async Task CheckMenuAsync(ComplianceContext context, DriverSession session, v4l2_query_ext_ctrl control, string name)
+    {
+        const string source = Source + ", checkQCtrl (VIDIOC_QUERYMENU)";
+        var valid = 0;
+        var defaultValid = false;
+        for (var index = control.minimum; index <= control.maximum && index < control.minimum + Probes.EnumerationLimit; index++)
+        {
+            var menu = await session.VIDIOC_QUERYMENU(new v4l2_querymenu { id = control.id, index = (uint)index }, null, context.Token).ConfigureAwait(false);
+            if (menu.Status == EINVAL)
+            {
+                continue;
+            }
+            context.Expect(menu.Status, 0, $"VIDIOC_QUERYMENU of {name} index {index}", source);
+            context.Check(menu.Payload.id == control.id && menu.Payload.index == index, $"VIDIOC_QUERYMENU of {name} changed id or index", source);
+            if (control.type == V4L2_CTRL_TYPE_MENU)
+            {
+                var item = menu.Payload;
+                Probes.CheckString(context, item.name, $"{name} menu item {index}", source);
+            }
+            valid++;
+            defaultValid |= index == control.default_value;
+        }
+        context.Check(valid > 0, $"{name}: no menu item is valid", source);
+        context.Check(defaultValid, $"{name}: the default is not a valid menu item", source);
+        var past = await session.VIDIOC_QUERYMENU(new v4l2_querymenu { id = control.id, index = (uint)(control.maximum + 1) }, null, context.Token).ConfigureAwait(false);
+        context.Expect(past.Status, EINVAL, $"VIDIOC_QUERYMENU of {name} past its maximum", source);
+    }
+
+    private static async Task QueryControlsAsync(ComplianceContext context)
+    {
+        const string source = Source + ", testQueryControls";
+        var session = await context.OpenAsync().ConfigureAwait(false);
+        var controls = await RequireControlsAsync(context, session).ConfigureAwait(false);
+        foreach (var extended in controls)
+        {
+            var answer = await session.VIDIOC_QUERYCTRL(new v4l2_queryctrl { id = extended.id }, null, context.Token).ConfigureAwait(false);
+            var name = $"control 0x{extended.id:x8}";
+            if (extended.type >= V4L2_CTRL_COMPOUND_TYPES || extended.type == V4L2_CTRL_TYPE_INTEGER64)
+            {
+                continue; // VIDIOC_QUERYCTRL cannot describe these
+            }
+            context.Expect(answer.Status, 0, $"VIDIOC_QUERYCTRL of {name}", source);
+            var plain = answer.Payload;
+            context.Check(plain.type == extended.type && plain.flags == extended.flags, $"VIDIOC_QUERYCTRL and VIDIOC_QUERY_EXT_CTRL disagree on the type or flags of {name}", source);
+            context.Check(Probes.Text(plain.name).Text == Probes.Text(extended.name).Text, $"VIDIOC_QUERYCTRL and VIDIOC_QUERY_EXT_CTRL disagree on the name of {name}", source);
+            if (!IsClass(extended))
+            {
+                context.Check(plain.minimum == extended.minimum && plain.maximum == extended.maximum && (ulong)plain.step == extended.step && plain.default_value == extended.default_value,
+                    $"VIDIOC_QUERYCTRL and VIDIOC_QUERY_EXT_CTRL disagree on the range or default of {name}", source);
+            }
+            Probes.CheckZero(context, Probes.Bytes(ref plain.reserved), $"{name} reserved", source);
+        }
+        // The old-style walk over the user class finds the same user controls.
+        var userControls = controls.Count(c => !IsClass(c) && (c.id & 0x0FFF0000) == V4L2_CTRL_CLASS_USER && c.id < V4L2_CID_LASTP1);
+        var found = 0;
+        for (var id = (uint)V4L2_CID_BASE; id < V4L2_CID_LASTP1; id++)
+        {
+            if ((await session.VIDIOC_QUERYCTRL(new v4l2_queryctrl { id = id }, null, context.Token).ConfigureAwait(false)).Status == 0)
+            {
+                found++;
+            }
+        }
+        context.Check(found == userControls, $"the V4L2_CID_BASE..LASTP1 walk finds {found} controls, NEXT_CTRL {userControls}", source);
+        var past = await session.VIDIOC_QUERYCTRL(new v4l2_queryctrl { id = V4L2_CID_LASTP1 }, null, context.Token).ConfigureAwait(false);
+        context.Check(past.Status != 0, "VIDIOC_QUERYCTRL of V4L2_CID_LASTP1, which is no control, succeeded", source);
+    }
+
+    private static async Task SimpleControlsAsync(ComplianceContext context)
+    {
+        const string source = Source + ", testSimpleControls";
+        var session = await context.OpenAsync().ConfigureAwait(false);
+        var controls = await RequireControlsAsync(context, session).ConfigureAwait(false);
+        foreach (var control in controls.Where(c => c.type < V4L2_CTRL_COMPOUND_TYPES && !IsSkipped(context, c)))
+        {
+            var name = $"control 0x{control.id:x8}";
+            var got = await session.VIDIOC_G_CTRL(new v4l2_control { id = control.id }, null, context.Token).ConfigureAwait(false);
+            if (control.type is V4L2_CTRL_TYPE_INTEGER64 or V4L2_CTRL_TYPE_STRING or V4L2_CTRL_TYPE_CTRL_CLASS)
+            {
+                // VIDIOC_G/S_CTRL cannot carry these types.
+                context.Check(got.Status == EINVAL || ((control.flags & V4L2_CTRL_FLAG_WRITE_ONLY) != 0 && got.Status == EACCES), $"g_ctrl allowed for unsupported type ({name})", source);
+                var refused = await session.VIDIOC_S_CTRL(new v4l2_control { id = control.id }, null, context.Token).ConfigureAwait(false);
+                context.Check(refused.Status == EINVAL || ((control.flags & V4L2_CTRL_FLAG_READ_ONLY) != 0 && refused.Status == EACCES), $"s_ctrl allowed for unsupported type ({name})", source);
+                continue;
+            }
+            var value = got.Payload.value;
+            if ((control.flags & V4L2_CTRL_FLAG_WRITE_ONLY) != 0)
+            {
+                context.Expect(got.Status, EACCES, $"VIDIOC_G_CTRL of write-only {name}", source);
+                value = (int)control.default_value;
+            }
+            else
+            {
+                context.Expect(got.Status, 0, $"VIDIOC_G_CTRL of {name}", source);
+                context.Check(value >= control.minimum && value <= control.maximum, $"{name}: G_CTRL value {value} outside [minimum, maximum]", source + ", checkSimpleCtrl");
+            }
+            // Set the current value (the default for write-only controls, such as buttons: pressed once).
+            var set = await session.VIDIOC_S_CTRL(new v4l2_control { id = control.id, value = value }, null, context.Token).ConfigureAwait(false);
+            if ((control.flags & V4L2_CTRL_FLAG_READ_ONLY) != 0)
+            {
+                context.Expect(set.Status, EACCES, $"VIDIOC_S_CTRL of read-only {name}", source);
+                continue;
+            }
+            context.Expect(set.Status, 0, $"VIDIOC_S_CTRL of {name} to its current value", source);
+            if (control.type is V4L2_CTRL_TYPE_BUTTON || (control.flags & V4L2_CTRL_FLAG_WRITE_ONLY) != 0)
+            {
+                continue;
+            }
+            foreach (var target in new[] { control.minimum, control.maximum })
+            {
+                var moved = await session.VIDIOC_S_CTRL(new v4l2_control { id = control.id, value = (int)target }, null, context.Token).ConfigureAwait(false);
+                if (moved.Status == EINVAL && control.type is V4L2_CTRL_TYPE_MENU or V4L2_CTRL_TYPE_INTEGER_MENU)
+                {
+                    continue; // a skipped menu item
+                }
+                context.Expect(moved.Status, 0, $"VIDIOC_S_CTRL of {name} to {target}", source);
+                if ((control.flags & V4L2_CTRL_FLAG_VOLATILE) == 0)
+                {
+                    var back = await session.VIDIOC_G_CTRL(new v4l2_control { id = control.id }, null, context.Token).ConfigureAwait(false);
+                    context.Check(back.Payload.value == target, $"{name}: set to {target}, G_CTRL answers {back.Payload.value}", source);
+                }
+            }
+            // Out of range: clamped (or refused with ERANGE), never stored as given.
+            foreach (var outside in new[] { control.minimum - 1, control.maximum + 1 })
+            {
+                if (outside < int.MinValue || outside > int.MaxValue || control.type is V4L2_CTRL_TYPE_MENU or V4L2_CTRL_TYPE_INTEGER_MENU or V4L2_CTRL_TYPE_BITMASK)
+                {
+                    continue;
+                }
+                var answer = await session.VIDIOC_S_CTRL(new v4l2_control { id = control.id, value = (int)outside }, null, context.Token).ConfigureAwait(false);
+                context.Check(answer.Status is 0 or ERANGE, $"VIDIOC_S_CTRL of {name} to {outside}, outside its range, answered {ErrnoNames.Of(answer.Status)} (invalid range check)", source);
+                var back = await session.VIDIOC_G_CTRL(new v4l2_control { id = control.id }, null, context.Token).ConfigureAwait(false);
+                context.Check(back.Payload.value >= control.minimum && back.Payload.value <= control.maximum, $"{name}: an out-of-range value was stored ({back.Payload.value})", source + ", checkSimpleCtrl");
+            }
+            await session.VIDIOC_S_CTRL(new v4l2_control { id = control.id, value = value }, null, context.Token).ConfigureAwait(false);
+        }
+        context.Expect((await session.VIDIOC_G_CTRL(new v4l2_control { id = 0 }, null, context.Token).ConfigureAwait(false)).Status, EINVAL, "VIDIOC_G_CTRL of id 0", source);
+        context.Expect((await session.VIDIOC_S_CTRL(new v4l2_control { id = 0 }, null, context.Token).ConfigureAwait(false)).Status, EINVAL, "VIDIOC_S_CTRL of id 0", source);
+    }
+
+    // v4l2-compliance leaves vivid's own control class alone (its buttons disconnect the device, among others); a
+    // card naming vivid (the driver itself, or a proxy of it) is treated the same.
+    private const uint VividClass = 0x00F0_0000;
+
+    private static bool IsSkipped(ComplianceContext context, in v4l2_query_ext_ctrl control) =>
+        (control.id & 0x0FFF0000) == VividClass && context.Node.Card.Contains("vivid", StringComparison.OrdinalIgnoreCase);
+
+    private static IoctlExtras Elements(v4l2_ext_control[] controls) => new() { Elements = MemoryMarshal.AsBytes(controls.AsSpan()).ToArray() };
+
+    private static async Task ExtendedControlsAsync(ComplianceContext context)
+    {
+        const string source = Source + ", testExtendedControls";
+        var session = await context.OpenAsync().ConfigureAwait(false);
+        var controls = await RequireControlsAsync(context, session).ConfigureAwait(false);
+        var empty = await session.VIDIOC_G_EXT_CTRLS(new v4l2_ext_controls { which = V4L2_CTRL_WHICH_CUR_VAL }, null, context.Token).ConfigureAwait(false);
+        context.Expect(empty.Status, 0, "VIDIOC_G_EXT_CTRLS with count 0", source);
+        var plain = controls.Where(c => IsPlain(c) && !IsSkipped(context, c) && (c.flags & (V4L2_CTRL_FLAG_WRITE_ONLY | V4L2_CTRL_FLAG_READ_ONLY)) == 0 && c.type != V4L2_CTRL_TYPE_BUTTON).ToArray();
+        foreach (var control in plain)
+        {
+            var name = $"control 0x{control.id:x8}";
+            var which = (control.id & 1) != 0 ? V4L2_CTRL_WHICH_CUR_VAL : control.id & 0x0FFF0000;
+            var one = new[] { new v4l2_ext_control { id = control.id } };
+            context.Expect((await session.VIDIOC_G_EXT_CTRLS(new v4l2_ext_controls { which = which, count = 1 }, Elements(one), context.Token).ConfigureAwait(false)).Status, 0, $"VIDIOC_G_EXT_CTRLS of {name}", source);
+            context.Expect((await session.VIDIOC_TRY_EXT_CTRLS(new v4l2_ext_controls { which = which, count = 1 }, Elements(one), context.Token).ConfigureAwait(false)).Status, 0, $"VIDIOC_TRY_EXT_CTRLS of {name}", source);
+        }
+
+        // An invalid id: G answers EINVAL with error_idx <= count, TRY with error_idx 0 (the failing control),
+        // S with error_idx == count (nothing was applied).
+        var invalid = new[] { new v4l2_ext_control { id = 0 } };
+        var g = await session.VIDIOC_G_EXT_CTRLS(new v4l2_ext_controls { count = 1, error_idx = 77 }, Elements(invalid), context.Token).ConfigureAwait(false);
+        context.Expect(g.Status, EINVAL, "VIDIOC_G_EXT_CTRLS of control id 0", source);
+        context.Check(g.Payload.error_idx <= 1, $"VIDIOC_G_EXT_CTRLS of an invalid id set error_idx {g.Payload.error_idx}, above count", source);
+        if (g.Payload.error_idx != 1)
+        {
+            context.Warn($"g_ext_ctrls(0) invalid error_idx {g.Payload.error_idx}");
+        }
+        var t = await session.VIDIOC_TRY_EXT_CTRLS(new v4l2_ext_controls { count = 1, error_idx = 77 }, Elements(invalid), context.Token).ConfigureAwait(false);
+        context.Expect(t.Status, EINVAL, "VIDIOC_TRY_EXT_CTRLS of control id 0", source);
+        context.Check(t.Payload.error_idx == 0, $"try_ext_ctrls(0) invalid error_idx {t.Payload.error_idx}", source);
+        var s = await session.VIDIOC_S_EXT_CTRLS(new v4l2_ext_controls { count = 1, error_idx = 77 }, Elements(invalid), context.Token).ConfigureAwait(false);
+        context.Expect(s.Status, EINVAL, "VIDIOC_S_EXT_CTRLS of control id 0", source);
+        context.Check(s.Payload.error_idx == 1, $"s_ext_ctrls(0) invalid error_idx {s.Payload.error_idx}", source);
+
+        if (plain.Length == 0)
+        {
+            return;
+        }
+        var all = plain.Select(c => new v4l2_ext_control { id = c.id }).ToArray();
+        var got = await session.VIDIOC_G_EXT_CTRLS(new v4l2_ext_controls { which = V4L2_CTRL_WHICH_CUR_VAL, count = (uint)all.Length }, Elements(all), context.Token).ConfigureAwait(false);
+        context.Expect(got.Status, 0, "VIDIOC_G_EXT_CTRLS of all controls", source);
+        context.Expect((await session.VIDIOC_TRY_EXT_CTRLS(new v4l2_ext_controls { which = V4L2_CTRL_WHICH_CUR_VAL, count = (uint)all.Length }, Elements(all), context.Token).ConfigureAwait(false)).Status, 0, "VIDIOC_TRY_EXT_CTRLS of all controls", source);
+        var classes = plain.Select(c => c.id & 0x0FFF0000).Distinct().Count();
+        if (classes == 1)
+        {
+            var which = plain[0].id & 0x0FFF0000;
+            context.Expect((await session.VIDIOC_G_EXT_CTRLS(new v4l2_ext_controls { which = which, count = (uint)all.Length }, Elements(all), context.Token).ConfigureAwait(false)).Status, 0, "could not get all controls of a specific class", source);
+        }
+        // Default values: readable, but neither settable nor triable.
+        var defaults = plain.Select(c => new v4l2_ext_control { id = c.id }).ToArray();
+        var def = await session.VIDIOC_G_EXT_CTRLS(new v4l2_ext_controls { which = V4L2_CTRL_WHICH_DEF_VAL, count = (uint)defaults.Length }, Elements(defaults), context.Token).ConfigureAwait(false);
+        context.Expect(def.Status, 0, "VIDIOC_G_EXT_CTRLS(V4L2_CTRL_WHICH_DEF_VAL)", source);
+        context.Check((await session.VIDIOC_S_EXT_CTRLS(new v4l2_ext_controls { which = V4L2_CTRL_WHICH_DEF_VAL, count = (uint)defaults.Length }, Elements(defaults), context.Token).ConfigureAwait(false)).Status != 0,
+            "VIDIOC_S_EXT_CTRLS(V4L2_CTRL_WHICH_DEF_VAL) must fail", source);
+        context.Check((await session.VIDIOC_TRY_EXT_CTRLS(new v4l2_ext_controls { which = V4L2_CTRL_WHICH_DEF_VAL, count = (uint)defaults.Length }, Elements(defaults), context.Token).ConfigureAwait(false)).Status != 0,
+            "VIDIOC_TRY_EXT_CTRLS(V4L2_CTRL_WHICH_DEF_VAL) must fail", source);
+        var set = await session.VIDIOC_S_EXT_CTRLS(new v4l2_ext_controls { which = V4L2_CTRL_WHICH_CUR_VAL, count = (uint)all.Length }, Elements(all), context.Token).ConfigureAwait(false);
+        context.Expect(set.Status, 0, "could not set all controls (to their current values)", source);
+    }
+
+    private static async Task EventsAsync(ComplianceContext context)
+    {
+        const string source = Source + ", testEvents";
+        var session = await context.OpenAsync().ConfigureAwait(false);
+        var controls = await RequireControlsAsync(context, session).ConfigureAwait(false);
+        var target = controls.FirstOrDefault(c => IsPlain(c) && !IsSkipped(context, c) && c.type == V4L2_CTRL_TYPE_INTEGER && (c.flags & (V4L2_CTRL_FLAG_READ_ONLY | V4L2_CTRL_FLAG_WRITE_ONLY)) == 0 && c.maximum > c.minimum);
+        var subscribed = await session.VIDIOC_SUBSCRIBE_EVENT(new v4l2_event_subscription { type = V4L2_EVENT_CTRL, id = controls.First(c => !IsClass(c)).id, flags = V4L2_EVENT_SUB_FL_SEND_INITIAL }, null, context.Token).ConfigureAwait(false);
+        if (subscribed.Status == ENOTTY)
+        {
+            throw ComplianceContext.NotSupported("VIDIOC_SUBSCRIBE_EVENT answers ENOTTY");
+        }
+        context.Expect(subscribed.Status, 0, "VIDIOC_SUBSCRIBE_EVENT(V4L2_EVENT_CTRL, SEND_INITIAL)", source);
+        var initial = await ReadEventAsync(context, session).ConfigureAwait(false);
+        context.Check(initial is { type: V4L2_EVENT_CTRL }, "no initial V4L2_EVENT_CTRL after subscribing with V4L2_EVENT_SUB_FL_SEND_INITIAL", source);
+        context.Expect((await session.VIDIOC_UNSUBSCRIBE_EVENT(new v4l2_event_subscription { type = V4L2_EVENT_ALL }, null, context.Token).ConfigureAwait(false)).Status, 0, "VIDIOC_UNSUBSCRIBE_EVENT(V4L2_EVENT_ALL)", source);
+        var unknown = await session.VIDIOC_SUBSCRIBE_EVENT(new v4l2_event_subscription { type = 0x7FFF_0000 }, null, context.Token).ConfigureAwait(false);
+        context.Check(unknown.Status != 0, "VIDIOC_SUBSCRIBE_EVENT accepted an unknown event type", source);
+        if (target.id == 0)
+        {
+            return;
+        }
+        // A change through another open reaches the subscriber with the new value (the control framework's rule).
+        var other = await context.OpenAsync().ConfigureAwait(false);
+        context.Expect((await session.VIDIOC_SUBSCRIBE_EVENT(new v4l2_event_subscription { type = V4L2_EVENT_CTRL, id = target.id }, null, context.Token).ConfigureAwait(false)).Status, 0, "VIDIOC_SUBSCRIBE_EVENT(V4L2_EVENT_CTRL)", source);
+        var current = (await session.VIDIOC_G_CTRL(new v4l2_control { id = target.id }, null, context.Token).ConfigureAwait(false)).Payload.value;
+        var changed = current == target.maximum ? (int)target.minimum : (int)target.maximum;
+        context.Expect((await other.VIDIOC_S_CTRL(new v4l2_control { id = target.id, value = changed }, null, context.Token).ConfigureAwait(false)).Status, 0, "VIDIOC_S_CTRL from another open", source);
+        var change = await ReadEventAsync(context, session).ConfigureAwait(false);
+        await other.VIDIOC_S_CTRL(new v4l2_control { id = target.id, value = current }, null, context.Token).ConfigureAwait(false);
+        context.Check(change is { type: V4L2_EVENT_CTRL }, $"no V4L2_EVENT_CTRL after control 0x{target.id:x8} changed through another open", source);
+        var payload = change!.Value;
+        context.Check(payload.id == target.id, $"the V4L2_EVENT_CTRL names control 0x{payload.id:x8}, not 0x{target.id:x8}", source);
+        context.Check((payload.u.ctrl.changes & V4L2_EVENT_CTRL_CH_VALUE) != 0 && payload.u.ctrl.value == changed, "the V4L2_EVENT_CTRL does not carry the new value", source);
+    }
+
+    private static async Task<v4l2_event?> ReadEventAsync(ComplianceContext context, DriverSession session)
+    {
+        try
+        {
+            return await session.Events.ReadAsync(context.Token).AsTask().WaitAsync(TimeSpan.FromSeconds(2), context.Token).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task JpegCompAsync(ComplianceContext context)
+    {
+        var session = await context.OpenAsync().ConfigureAwait(false);
+        var answer = await session.VIDIOC_G_JPEGCOMP(default, null, context.Token).ConfigureAwait(false);
+        context.Expect(answer.Status, ENOTTY, "VIDIOC_G_JPEGCOMP", "spec: Unsupported ioctls (replaced by the JPEG class controls)");
+        throw ComplianceContext.NotSupported("VIDIOC_G/S_JPEGCOMP answer ENOTTY, as the specification requires");
+    }
+}
