@@ -31,11 +31,23 @@ internal sealed class CaptureResult
 
     public double P95LatencyMs => _latencies.Count == 0 ? 0 : _latencies.OrderBy(x => x).ElementAt((int)(_latencies.Count * 0.95));
 
+    /// <summary>Frames left out of the rate and latency: the first ones include JIT compilation and queue filling.</summary>
+    public const int WarmUpFrames = 5;
+
+    private long _warm;
+
     public void Add(in timeval timestamp, ReadOnlySpan<byte> frame)
     {
+        if (Frames == WarmUpFrames)
+        {
+            _warm = Stopwatch.GetTimestamp();
+        }
         var now = Stopwatch.GetTimestamp() * (1e9 / Stopwatch.Frequency);
         var taken = timestamp.tv_sec * 1e9 + timestamp.tv_usec * 1e3;
-        _latencies.Add((now - taken) / 1e6);
+        if (Frames >= WarmUpFrames)
+        {
+            _latencies.Add((now - taken) / 1e6);
+        }
         if (First is null)
         {
             First = frame.ToArray();
@@ -47,10 +59,10 @@ internal sealed class CaptureResult
         Frames++;
     }
 
-    public void Finish(long started)
+    public void Finish()
     {
-        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        FramesPerSecond = seconds > 0 ? Frames / seconds : 0;
+        var seconds = Stopwatch.GetElapsedTime(_warm).TotalSeconds;
+        FramesPerSecond = seconds > 0 && Frames > WarmUpFrames ? (Frames - WarmUpFrames - 1) / seconds : 0;
     }
 
     public override string ToString() => $"frames={Frames} fps={FramesPerSecond:F1} latency_ms_mean={MeanLatencyMs:F2} latency_ms_p95={P95LatencyMs:F2} unstable={Unstable}";

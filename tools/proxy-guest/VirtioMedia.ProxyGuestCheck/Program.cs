@@ -40,6 +40,13 @@ internal static class Program
             Console.Error.WriteLine("usage: --capture /dev/videoN [--output /dev/videoM] [--frames N]");
             return 2;
         }
+        await Step("compliance-capture", () => Compliance.RunAsync("capture", capture, streaming: false));
+        await Step("compliance-capture-s10", () => Compliance.RunAsync("capture-s10", capture, streaming: true));
+        if (output is not null)
+        {
+            await Step("compliance-output", () => Compliance.RunAsync("output", output, streaming: false));
+            await Step("compliance-output-s10", () => Compliance.RunAsync("output-s10", output, streaming: true));
+        }
         await Step("still-picture", () => Task.FromResult(Vivid.MakeStill(capture)));
         foreach (var (width, height) in new[] { (640u, 360u), (1280u, 720u) })
         {

@@ -68,12 +68,11 @@ internal sealed class ProxiedNode : IAsyncDisposable
                 {
                     pages[i] = Driver.AllocateSharedPages(sizeImage);
                 }
-                await QueueAsync(session, memory, i, sizeImage, pages);
+                Check(await QueueAsync(session, memory, i, sizeImage, pages), "QBUF");
             }
             Check((await session.VIDIOC_STREAMON((int)Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE)).Status, "STREAMON");
             var result = new CaptureResult(sizeImage);
             var frame = new byte[sizeImage];
-            var started = Stopwatch.GetTimestamp();
             Task? side = null;
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             while (result.Frames < frames)
@@ -91,13 +90,18 @@ internal sealed class ProxiedNode : IAsyncDisposable
                 }
                 var timestamp = done.Buffer.timestamp;
                 result.Add(in timestamp, frame.AsSpan(0, used));
-                await QueueAsync(session, memory, index, sizeImage, pages);
+                var requeued = await QueueAsync(session, memory, index, sizeImage, pages);
+                // Once the side action runs (an unplug), a refused QBUF is expected: the ERROR event ends the stream.
+                if (side is null)
+                {
+                    Check(requeued, "QBUF");
+                }
                 if (whileStreaming is not null && result.Frames == 3)
                 {
                     side = whileStreaming(session);
                 }
             }
-            result.Finish(started);
+            result.Finish();
             if (side is not null)
             {
                 await side;
@@ -123,7 +127,7 @@ internal sealed class ProxiedNode : IAsyncDisposable
         }
     }
 
-    private static async Task QueueAsync(DriverSession session, uint memory, uint index, uint sizeImage, SharedPagesBuffer[] pages)
+    private static async Task<int> QueueAsync(DriverSession session, uint memory, uint index, uint sizeImage, SharedPagesBuffer[] pages)
     {
         var buffer = new v4l2_buffer { index = index, type = Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE, memory = memory };
         IoctlExtras? extras = null;
@@ -132,7 +136,7 @@ internal sealed class ProxiedNode : IAsyncDisposable
             buffer.length = sizeImage;
             extras = new IoctlExtras { SgEntries = pages[index].SgEntries };
         }
-        Check((await session.VIDIOC_QBUF(buffer, extras)).Status, "QBUF");
+        return (await session.VIDIOC_QBUF(buffer, extras)).Status;
     }
 
     public static void Check(int status, string what)

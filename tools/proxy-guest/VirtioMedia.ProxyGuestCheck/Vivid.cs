@@ -88,7 +88,6 @@ internal static class Vivid
         var type = (int)Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE;
         Check(node.Ioctl(Ioctls.VIDIOC_STREAMON.Descriptor.Request, ref type), "STREAMON");
         var result = new CaptureResult(format.fmt.pix.sizeimage);
-        var started = Stopwatch.GetTimestamp();
         while (result.Frames < frames)
         {
             if ((node.Poll(HostNode.POLLIN, 5000) & HostNode.POLLIN) == 0)
@@ -103,7 +102,7 @@ internal static class Vivid
             result.Add(in buffer.timestamp, new ReadOnlySpan<byte>((void*)maps[buffer.index].Address, (int)buffer.bytesused));
             Check(node.Ioctl(Ioctls.VIDIOC_QBUF.Descriptor.Request, ref buffer), "QBUF");
         }
-        result.Finish(started);
+        result.Finish();
         node.Ioctl(Ioctls.VIDIOC_STREAMOFF.Descriptor.Request, ref type);
         foreach (var (address, length) in maps)
         {
