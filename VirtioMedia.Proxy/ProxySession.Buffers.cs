@@ -26,7 +26,7 @@ public sealed partial class ProxySession
     /// <inheritdoc/>
     public override int VIDIOC_REQBUFS(DeviceIoctlContext context, ref v4l2_requestbuffers payload)
     {
-        if (!MemoryServed(payload.memory, Session.Endpoint.SharedMemoryAvailable))
+        if (!MemoryServed(payload.memory, Session.Endpoint.SharedMemoryAvailable) || V4l2Proxy.IsOverlay(payload.type))
         {
             return Constants.EINVAL;
         }

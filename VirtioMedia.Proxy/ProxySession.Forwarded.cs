@@ -4,20 +4,30 @@ using VirtioMedia.Runtime.Device;
 namespace VirtioMedia.Proxy;
 
 // The ioctls whose payloads hold no pointer and name no buffer: the host node gets the guest's payload as is (the
-// structs are the kernel's own), and its answer and errno go back unchanged.
+// structs are the kernel's own), and its answer and errno go back unchanged; QUERYCAP and the format ioctls leave out
+// what virtio-media does not carry (read/write, overlays; see V4l2Proxy.ServedCaps).
 public sealed partial class ProxySession
 {
     /// <inheritdoc/>
-    public override int VIDIOC_QUERYCAP(DeviceIoctlContext context, ref v4l2_capability payload) => Forward(Ioctls.VIDIOC_QUERYCAP.Descriptor.Request, ref payload);
+    public override int VIDIOC_QUERYCAP(DeviceIoctlContext context, ref v4l2_capability payload)
+    {
+        var status = Forward(Ioctls.VIDIOC_QUERYCAP.Descriptor.Request, ref payload);
+        payload.device_caps = V4l2Proxy.ServedCaps(payload.device_caps);
+        payload.capabilities = V4l2Proxy.ServedCaps(payload.capabilities);
+        return status;
+    }
 
     /// <inheritdoc/>
-    public override int VIDIOC_ENUM_FMT(DeviceIoctlContext context, ref v4l2_fmtdesc payload) => Forward(Ioctls.VIDIOC_ENUM_FMT.Descriptor.Request, ref payload);
+    public override int VIDIOC_ENUM_FMT(DeviceIoctlContext context, ref v4l2_fmtdesc payload) =>
+        V4l2Proxy.IsOverlay(payload.type) ? Constants.EINVAL : Forward(Ioctls.VIDIOC_ENUM_FMT.Descriptor.Request, ref payload);
 
     /// <inheritdoc/>
-    public override int VIDIOC_G_FMT(DeviceIoctlContext context, ref v4l2_format payload) => Forward(Ioctls.VIDIOC_G_FMT.Descriptor.Request, ref payload);
+    public override int VIDIOC_G_FMT(DeviceIoctlContext context, ref v4l2_format payload) =>
+        V4l2Proxy.IsOverlay(payload.type) ? Constants.EINVAL : Forward(Ioctls.VIDIOC_G_FMT.Descriptor.Request, ref payload);
 
     /// <inheritdoc/>
-    public override int VIDIOC_S_FMT(DeviceIoctlContext context, ref v4l2_format payload) => Forward(Ioctls.VIDIOC_S_FMT.Descriptor.Request, ref payload);
+    public override int VIDIOC_S_FMT(DeviceIoctlContext context, ref v4l2_format payload) =>
+        V4l2Proxy.IsOverlay(payload.type) ? Constants.EINVAL : Forward(Ioctls.VIDIOC_S_FMT.Descriptor.Request, ref payload);
 
     /// <inheritdoc/>
     public override int VIDIOC_G_PARM(DeviceIoctlContext context, ref v4l2_streamparm payload) => Forward(Ioctls.VIDIOC_G_PARM.Descriptor.Request, ref payload);
@@ -113,7 +123,8 @@ public sealed partial class ProxySession
     public override int VIDIOC_QUERYSTD(DeviceIoctlContext context, ref ulong payload) => Forward(Ioctls.VIDIOC_QUERYSTD.Descriptor.Request, ref payload);
 
     /// <inheritdoc/>
-    public override int VIDIOC_TRY_FMT(DeviceIoctlContext context, ref v4l2_format payload) => Forward(Ioctls.VIDIOC_TRY_FMT.Descriptor.Request, ref payload);
+    public override int VIDIOC_TRY_FMT(DeviceIoctlContext context, ref v4l2_format payload) =>
+        V4l2Proxy.IsOverlay(payload.type) ? Constants.EINVAL : Forward(Ioctls.VIDIOC_TRY_FMT.Descriptor.Request, ref payload);
 
     /// <inheritdoc/>
     public override int VIDIOC_ENUMAUDIO(DeviceIoctlContext context, ref v4l2_audio payload) => Forward(Ioctls.VIDIOC_ENUMAUDIO.Descriptor.Request, ref payload);

@@ -27,11 +27,22 @@ public sealed class V4l2Proxy
             throw new System.IO.IOException($"{nodePath} answers VIDIOC_QUERYCAP with errno {errno}: not a V4L2 node");
         }
         // videodev2.h: device_caps is valid when V4L2_CAP_DEVICE_CAPS is set; it describes this node alone.
-        DeviceCaps = (capability.capabilities & Constants.V4L2_CAP_DEVICE_CAPS) != 0 ? capability.device_caps : capability.capabilities;
+        DeviceCaps = ServedCaps((capability.capabilities & Constants.V4L2_CAP_DEVICE_CAPS) != 0 ? capability.device_caps : capability.capabilities);
         ReadOnlySpan<byte> card = capability.card;
         var end = card.IndexOf((byte)0);
         Card = Encoding.UTF8.GetString(end < 0 ? card : card[..end]);
     }
+
+    /// <summary>
+    /// What of a node's capabilities virtio-media carries: no read()/write() (the protocol has no such command, and the
+    /// Linux driver's file operations have none), no overlays (VIDIOC_G/S_FBUF and OVERLAY name host framebuffer
+    /// memory), no asynchronous I/O.
+    /// </summary>
+    public static uint ServedCaps(uint caps) =>
+        caps & ~(uint)(Constants.V4L2_CAP_READWRITE | Constants.V4L2_CAP_ASYNCIO | Constants.V4L2_CAP_VIDEO_OVERLAY | Constants.V4L2_CAP_VIDEO_OUTPUT_OVERLAY);
+
+    /// <summary>Whether buffer type <paramref name="type"/> is one of the overlays the proxy does not carry.</summary>
+    public static bool IsOverlay(uint type) => type is Constants.V4L2_BUF_TYPE_VIDEO_OVERLAY or Constants.V4L2_BUF_TYPE_VIDEO_OUTPUT_OVERLAY;
 
     /// <summary>The host node served.</summary>
     public string NodePath { get; }

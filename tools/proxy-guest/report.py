@@ -33,7 +33,8 @@ def main(log_path):
             continue
         m = re.match(r"^@@compliance (\S+) (.*?) \| (.+?): (OK \(Not Supported\)|OK|FAIL)(?: \| (.*))?$", line)
         if m:
-            proxied.setdefault(m.group(1), {})[m.group(3)] = (m.group(4), m.group(5) or "")
+            name = m.group(3)[len("test "):] if m.group(3).startswith("test ") else m.group(3)
+            proxied.setdefault(m.group(1), {})[name] = (m.group(4), m.group(5) or "")
             continue
         if line.startswith("@@result "):
             results.append(line[len("@@result "):])
