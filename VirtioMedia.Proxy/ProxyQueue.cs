@@ -22,8 +22,11 @@ internal sealed class ProxyQueue
     /// <summary>videodev2.h V4L2_TYPE_IS_MULTIPLANAR.</summary>
     public bool MultiPlanar => Type is Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE or Constants.V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
 
-    /// <summary>videodev2.h V4L2_TYPE_IS_OUTPUT: the guest fills the buffers.</summary>
-    public bool Output => Type is Constants.V4L2_BUF_TYPE_VIDEO_OUTPUT or Constants.V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE
+    /// <summary>The guest fills the buffers.</summary>
+    public bool Output => IsOutput(Type);
+
+    /// <summary>videodev2.h V4L2_TYPE_IS_OUTPUT.</summary>
+    public static bool IsOutput(uint type) => type is Constants.V4L2_BUF_TYPE_VIDEO_OUTPUT or Constants.V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE
         or Constants.V4L2_BUF_TYPE_VIDEO_OVERLAY or Constants.V4L2_BUF_TYPE_VBI_OUTPUT or Constants.V4L2_BUF_TYPE_SLICED_VBI_OUTPUT
         or Constants.V4L2_BUF_TYPE_SDR_OUTPUT or Constants.V4L2_BUF_TYPE_META_OUTPUT;
 

@@ -107,16 +107,7 @@ public sealed partial class ProxySession
         {
             var query = new v4l2_buffer { index = (uint)queue.Buffers.Count, type = queue.Type, memory = queue.Memory };
             planes.Clear();
-            int status;
-            fixed (v4l2_plane* array = planes)
-            {
-                if (queue.MultiPlanar)
-                {
-                    query.m.planes = (ulong)array;
-                    query.length = Constants.VIDEO_MAX_PLANES;
-                }
-                status = Forward(Ioctls.VIDIOC_QUERYBUF.Descriptor.Request, ref query);
-            }
+            var status = BufferIoctl(Ioctls.VIDIOC_QUERYBUF.Descriptor.Request, ref query, planes, queue.MultiPlanar, allPlanes: true);
             if (status != 0)
             {
                 return status;
@@ -147,7 +138,7 @@ public sealed partial class ProxySession
     }
 
     /// <inheritdoc/>
-    public override unsafe int VIDIOC_QUERYBUF(DeviceIoctlContext context, ref v4l2_buffer payload)
+    public override int VIDIOC_QUERYBUF(DeviceIoctlContext context, ref v4l2_buffer payload)
     {
         lock (_gate)
         {
@@ -156,14 +147,7 @@ public sealed partial class ProxySession
                 return status;
             }
             var planes = context.Planes;
-            fixed (v4l2_plane* array = planes)
-            {
-                if (queue.MultiPlanar)
-                {
-                    payload.m.planes = (ulong)array;
-                }
-                status = Forward(Ioctls.VIDIOC_QUERYBUF.Descriptor.Request, ref payload);
-            }
+            status = BufferIoctl(Ioctls.VIDIOC_QUERYBUF.Descriptor.Request, ref payload, planes, queue.MultiPlanar, allPlanes: false);
             if (status == 0)
             {
                 ToGuestView(queue, buffer, ref payload, planes);
@@ -251,14 +235,7 @@ public sealed partial class ProxySession
                     payload.m.userptr = (ulong)host;
                 }
             }
-            fixed (v4l2_plane* array = planes)
-            {
-                if (queue.MultiPlanar)
-                {
-                    payload.m.planes = (ulong)array;
-                }
-                status = Forward(request, ref payload);
-            }
+            status = BufferIoctl(request, ref payload, planes, queue.MultiPlanar, allPlanes: false);
             if (queue.Output && copies > 0 && status == 0)
             {
                 _proxy.Statistics.CountFrame(queue.Memory == Constants.V4L2_MEMORY_MMAP, copies);
@@ -315,29 +292,43 @@ public sealed partial class ProxySession
         }
     }
 
-    /// <inheritdoc/>
-    public override int VIDIOC_STREAMON(DeviceIoctlContext context, ref int payload)
+    /// <summary>
+    /// A v4l2_buffer ioctl on the host node with <paramref name="planes"/> as its plane array (multi-planar queues);
+    /// <paramref name="allPlanes"/> offers the host room for every plane (QUERYBUF and DQBUF of buffers the guest did not name).
+    /// </summary>
+    private unsafe int BufferIoctl(ulong request, ref v4l2_buffer payload, Span<v4l2_plane> planes, bool multiPlanar, bool allPlanes)
     {
-        lock (_gate)
+        fixed (v4l2_plane* array = planes)
         {
-            var status = Forward(Ioctls.VIDIOC_STREAMON.Descriptor.Request, ref payload);
-            if (status == 0)
+            if (multiPlanar)
             {
-                QueueOf((uint)payload).Streaming = true;
+                payload.m.planes = (ulong)array;
+                if (allPlanes)
+                {
+                    payload.length = (uint)planes.Length;
+                }
             }
-            return status;
+            return Forward(request, ref payload);
         }
     }
 
     /// <inheritdoc/>
-    public override int VIDIOC_STREAMOFF(DeviceIoctlContext context, ref int payload)
+    public override int VIDIOC_STREAMON(DeviceIoctlContext context, ref int payload) =>
+        Stream(Ioctls.VIDIOC_STREAMON.Descriptor.Request, ref payload, streaming: true);
+
+    /// <inheritdoc/>
+    public override int VIDIOC_STREAMOFF(DeviceIoctlContext context, ref int payload) =>
+        Stream(Ioctls.VIDIOC_STREAMOFF.Descriptor.Request, ref payload, streaming: false);
+
+    // The poll thread waits for the buffers of the queues that stream.
+    private int Stream(ulong request, ref int payload, bool streaming)
     {
         lock (_gate)
         {
-            var status = Forward(Ioctls.VIDIOC_STREAMOFF.Descriptor.Request, ref payload);
+            var status = Forward(request, ref payload);
             if (status == 0)
             {
-                QueueOf((uint)payload).Streaming = false;
+                QueueOf((uint)payload).Streaming = streaming;
             }
             return status;
         }

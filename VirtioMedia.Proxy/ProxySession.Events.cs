@@ -80,7 +80,7 @@ public sealed partial class ProxySession
         return 0;
     }
 
-    private unsafe int DrainBuffers(out int dequeued)
+    private int DrainBuffers(out int dequeued)
     {
         dequeued = 0;
         lock (_gate)
@@ -96,16 +96,7 @@ public sealed partial class ProxySession
                     var payload = new v4l2_buffer { type = queue.Type, memory = queue.Memory };
                     Span<v4l2_plane> planes = _dequeuedPlanes;
                     planes.Clear();
-                    int status;
-                    fixed (v4l2_plane* array = planes)
-                    {
-                        if (queue.MultiPlanar)
-                        {
-                            payload.m.planes = (ulong)array;
-                            payload.length = Constants.VIDEO_MAX_PLANES;
-                        }
-                        status = Forward(Ioctls.VIDIOC_DQBUF.Descriptor.Request, ref payload);
-                    }
+                    var status = BufferIoctl(Ioctls.VIDIOC_DQBUF.Descriptor.Request, ref payload, planes, queue.MultiPlanar, allPlanes: true);
                     if (status == Constants.EAGAIN || status == Constants.EINVAL || status == Constants.EPIPE)
                     {
                         break; // nothing done (EPIPE: the last buffer of a codec was dequeued)

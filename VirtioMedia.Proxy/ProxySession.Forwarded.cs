@@ -30,10 +30,10 @@ public sealed partial class ProxySession
         V4l2Proxy.IsOverlay(payload.type) ? Constants.EINVAL : Forward(Ioctls.VIDIOC_S_FMT.Descriptor.Request, ref payload);
 
     /// <inheritdoc/>
-    public override int VIDIOC_G_PARM(DeviceIoctlContext context, ref v4l2_streamparm payload) => Forward(Ioctls.VIDIOC_G_PARM.Descriptor.Request, ref payload);
+    public override int VIDIOC_G_PARM(DeviceIoctlContext context, ref v4l2_streamparm payload) => WithoutReadWrite(Forward(Ioctls.VIDIOC_G_PARM.Descriptor.Request, ref payload), ref payload);
 
     /// <inheritdoc/>
-    public override int VIDIOC_S_PARM(DeviceIoctlContext context, ref v4l2_streamparm payload) => Forward(Ioctls.VIDIOC_S_PARM.Descriptor.Request, ref payload);
+    public override int VIDIOC_S_PARM(DeviceIoctlContext context, ref v4l2_streamparm payload) => WithoutReadWrite(Forward(Ioctls.VIDIOC_S_PARM.Descriptor.Request, ref payload), ref payload);
 
     /// <inheritdoc/>
     public override int VIDIOC_G_STD(DeviceIoctlContext context, ref ulong payload) => Forward(Ioctls.VIDIOC_G_STD.Descriptor.Request, ref payload);
@@ -203,4 +203,18 @@ public sealed partial class ProxySession
 
     /// <inheritdoc/>
     public override int VIDIOC_LOG_STATUS(DeviceIoctlContext context) => _node.Ioctl(Ioctls.VIDIOC_LOG_STATUS.Descriptor.Request);
+
+    // readbuffers and writebuffers count read()/write() buffers; without V4L2_CAP_READWRITE they must be 0 (videodev2.h).
+    private static int WithoutReadWrite(int status, ref v4l2_streamparm payload)
+    {
+        if (ProxyQueue.IsOutput(payload.type))
+        {
+            payload.parm.output.writebuffers = 0;
+        }
+        else
+        {
+            payload.parm.capture.readbuffers = 0;
+        }
+        return status;
+    }
 }
