@@ -5,6 +5,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using VirtioMedia.Abi;
+using VirtioMedia.Proxy;
 using VirtioMedia.Runtime.Transport;
 using VirtioMedia.Runtime.VhostUser;
 using VirtioMedia.Runtime.Wire;
@@ -12,15 +13,24 @@ using VirtioMedia.Samples.Camera;
 
 namespace VirtioMedia.Samples.Host;
 
-/// <summary>Serves one <see cref="VirtualCamera"/> over a vhost-user socket, one front-end at a time.</summary>
+/// <summary>Serves one <see cref="VirtualCamera"/>, or a host V4L2 node through <see cref="V4l2Proxy"/>, over a vhost-user socket, one front-end at a time.</summary>
 internal static class CameraHost
 {
     public static async Task<int> RunAsync(HostSettings settings, ILogger log, TextWriter output, CancellationToken cancellationToken)
     {
-        VirtualCamera camera;
+        // The device: the virtual camera, or a host V4L2 node served through the proxy (--proxy).
+        VirtualCamera? camera = null;
+        V4l2Proxy? proxy = null;
         try
         {
-            camera = new VirtualCamera(settings.Camera);
+            if (settings.ProxyNode is { } node)
+            {
+                proxy = new V4l2Proxy(node);
+            }
+            else
+            {
+                camera = new VirtualCamera(settings.Camera);
+            }
         }
         catch (ArgumentException exception)
         {
@@ -28,8 +38,13 @@ internal static class CameraHost
             log.LogError("{Message}", exception.Message);
             return 2;
         }
+        catch (IOException exception)
+        {
+            log.LogError("{Message}", exception.Message);
+            return 2;
+        }
         var configBytes = new byte[Unsafe.SizeOf<virtio_media_config>()];
-        var config = camera.Config;
+        var config = proxy?.Config ?? camera!.Config;
         if (!ConfigSpace.TryEncode(in config, configBytes))
         {
             log.LogError("the configuration space does not fit a vhost-user config message");
@@ -47,12 +62,12 @@ internal static class CameraHost
             transport =>
             {
                 log.LogInformation("device started");
-                return camera.CreateEndpoint(transport);
+                return proxy?.CreateEndpoint(transport) ?? camera!.CreateEndpoint(transport);
             },
             endpoint =>
             {
                 // Before the back-end releases the front-end's memory: no frame may be written after that.
-                camera.StopStreams();
+                camera?.StopStreams();
                 log.LogInformation("device stopping (sessions {Sessions}, handler faults {Faults}, protocol errors {Errors})",
                     endpoint.SessionCount, endpoint.HandlerFaults, endpoint.ProtocolErrors);
             });
@@ -71,8 +86,15 @@ internal static class CameraHost
         {
             await output.WriteLineAsync($"listening on {settings.SocketPath}").ConfigureAwait(false);
             await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-            log.LogInformation("serving \"{Card}\" on {Socket} (api: {Api}, memory: {Memory}, shared memory: {SharedMemory} bytes, fast: {Fast}, frame limit: {Limit})",
-                settings.Camera.Card, settings.SocketPath, settings.Camera.Api, settings.Camera.Memory, settings.SharedMemoryBytes, settings.Camera.Fast, settings.Camera.FrameLimit);
+            if (proxy is not null)
+            {
+                log.LogInformation("serving {Node} (\"{Card}\", device caps 0x{Caps:X8}) on {Socket}", proxy.NodePath, proxy.Card, proxy.DeviceCaps, settings.SocketPath);
+            }
+            else
+            {
+                log.LogInformation("serving \"{Card}\" on {Socket} (api: {Api}, memory: {Memory}, shared memory: {SharedMemory} bytes, fast: {Fast}, frame limit: {Limit})",
+                    settings.Camera.Card, settings.SocketPath, settings.Camera.Api, settings.Camera.Memory, settings.SharedMemoryBytes, settings.Camera.Fast, settings.Camera.FrameLimit);
+            }
             while (!cancellationToken.IsCancellationRequested)
             {
                 VhostUserChannel channel;

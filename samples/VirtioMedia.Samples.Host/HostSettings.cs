@@ -19,6 +19,9 @@ internal sealed class HostSettings
 
     public CameraOptions Camera { get; init; } = new();
 
+    /// <summary>A host V4L2 node to serve through the proxy instead of the camera (--proxy), or null.</summary>
+    public string? ProxyNode { get; init; }
+
     /// <summary>Parses <c>--formats</c>: a comma list of YUYV, NV12, NV12M, RGB24 (at least one, none twice).</summary>
     public static bool TryParseFormats(string text, out uint[] formats, out string error)
     {

@@ -26,6 +26,7 @@ internal static class Program
         var api = new Option<string>("--api") { Description = "Capture API of the node: single-planar (YUYV, RGB24, NV12) or multi-planar (YUYV, RGB24, NV12, NV12M)", DefaultValueFactory = _ => "single-planar" };
         api.AcceptOnlyFromAmong("single-planar", "multi-planar");
         var memory = new Option<string>("--memory") { Description = "Buffer memory types accepted, a comma list of mmap, shared-pages, virtio-object", DefaultValueFactory = _ => "mmap,shared-pages,virtio-object" };
+        var proxyNode = new Option<string>("--proxy") { Description = "Serve this host V4L2 node (/dev/videoN) through the proxy instead of the virtual camera; the camera options are then ignored" };
         var formats = new Option<string>("--formats") { Description = "Pixel formats offered, a comma list in ENUM_FMT order (YUYV, NV12, NV12M, RGB24; those of the API); all of the API's when absent" };
         formats.Validators.Add(result =>
         {
@@ -44,7 +45,7 @@ internal static class Program
 
         var root = new RootCommand("Serves a virtual V4L2 camera (virtio-media device) over a vhost-user socket.")
         {
-            socket, card, logLevel, exitOnDisconnect, fast, fillOnly, frameLimit, sharedMemory, api, memory, formats, trace, acceptUnsealable,
+            socket, card, logLevel, exitOnDisconnect, fast, fillOnly, frameLimit, sharedMemory, api, memory, formats, trace, acceptUnsealable, proxyNode,
         };
         sharedMemory.Validators.Add(result =>
         {
@@ -69,6 +70,7 @@ internal static class Program
                 SharedMemoryBytes = (ulong)parse.GetValue(sharedMemory) << 20,
                 TraceVhostUser = parse.GetValue(trace),
                 AcceptUnsealableMemory = parse.GetValue(acceptUnsealable),
+                ProxyNode = parse.GetValue(proxyNode),
                 Camera = new CameraOptions
                 {
                     Card = parse.GetValue(card) ?? new CameraOptions().Card,

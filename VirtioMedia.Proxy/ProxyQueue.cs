@@ -1,0 +1,107 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using VirtioMedia.Abi;
+using VirtioMedia.Runtime.Device;
+
+namespace VirtioMedia.Proxy;
+
+/// <summary>The proxy's view of one buffer queue of the host file: its memory type and each buffer's memory on both sides.</summary>
+internal sealed class ProxyQueue
+{
+    public ProxyQueue(uint type) => Type = type;
+
+    public uint Type { get; }
+
+    public uint Memory { get; set; }
+
+    public bool Streaming { get; set; }
+
+    public List<ProxyBuffer> Buffers { get; } = new();
+
+    /// <summary>videodev2.h V4L2_TYPE_IS_MULTIPLANAR.</summary>
+    public bool MultiPlanar => Type is Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE or Constants.V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
+
+    /// <summary>The guest fills the buffers.</summary>
+    public bool Output => IsOutput(Type);
+
+    /// <summary>videodev2.h V4L2_TYPE_IS_OUTPUT.</summary>
+    public static bool IsOutput(uint type) => type is Constants.V4L2_BUF_TYPE_VIDEO_OUTPUT or Constants.V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE
+        or Constants.V4L2_BUF_TYPE_VIDEO_OVERLAY or Constants.V4L2_BUF_TYPE_VBI_OUTPUT or Constants.V4L2_BUF_TYPE_SLICED_VBI_OUTPUT
+        or Constants.V4L2_BUF_TYPE_SDR_OUTPUT or Constants.V4L2_BUF_TYPE_META_OUTPUT;
+
+    /// <summary>Frees every buffer's host mappings, shared-memory buffers and bounce buffers.</summary>
+    public void Release(MmapAllocator allocator)
+    {
+        foreach (var buffer in Buffers)
+        {
+            buffer.Release(allocator);
+        }
+        Buffers.Clear();
+        Streaming = false;
+    }
+}
+
+/// <summary>One buffer: per memory plane, the host node's MMAP mapping and the guest-visible copy in region 0 (MMAP),
+/// or the guest pages and, when they are not one host range, the bounce buffer handed to the host as USERPTR.</summary>
+internal sealed unsafe class ProxyBuffer
+{
+    public int Planes { get; set; } = 1;
+
+    public uint[] HostOffset { get; } = new uint[Constants.VIDEO_MAX_PLANES];
+
+    public uint[] HostLength { get; } = new uint[Constants.VIDEO_MAX_PLANES];
+
+    public IntPtr[] HostMap { get; } = new IntPtr[Constants.VIDEO_MAX_PLANES];
+
+    public MmapBuffer?[] Shared { get; } = new MmapBuffer?[Constants.VIDEO_MAX_PLANES];
+
+    public GuestScatterList?[] Pages { get; } = new GuestScatterList?[Constants.VIDEO_MAX_PLANES];
+
+    /// <summary>Where the host writes or reads the plane: the guest pages themselves, or the bounce buffer.</summary>
+    public IntPtr[] UserPointer { get; } = new IntPtr[Constants.VIDEO_MAX_PLANES];
+
+    public IntPtr[] Bounce { get; } = new IntPtr[Constants.VIDEO_MAX_PLANES];
+
+    public ulong[] BounceLength { get; } = new ulong[Constants.VIDEO_MAX_PLANES];
+
+    public bool[] Direct { get; } = new bool[Constants.VIDEO_MAX_PLANES];
+
+    /// <summary>A bounce buffer of at least <paramref name="length"/> bytes for <paramref name="plane"/>, kept across QBUFs.</summary>
+    public IntPtr BounceFor(int plane, ulong length)
+    {
+        if (BounceLength[plane] < length)
+        {
+            FreeBounce(plane);
+            // Page-aligned, as a local application's USERPTR memory would be.
+            Bounce[plane] = (IntPtr)NativeMemory.AlignedAlloc((nuint)length, (nuint)MmapAllocator.PageSize);
+            BounceLength[plane] = length;
+        }
+        return Bounce[plane];
+    }
+
+    private void FreeBounce(int plane)
+    {
+        if (Bounce[plane] != IntPtr.Zero)
+        {
+            NativeMemory.AlignedFree((void*)Bounce[plane]);
+            Bounce[plane] = IntPtr.Zero;
+            BounceLength[plane] = 0;
+        }
+    }
+
+    public void Release(MmapAllocator allocator)
+    {
+        for (var plane = 0; plane < Constants.VIDEO_MAX_PLANES; plane++)
+        {
+            HostNode.Unmap(HostMap[plane], HostLength[plane]);
+            HostMap[plane] = IntPtr.Zero;
+            if (Shared[plane] is { } shared)
+            {
+                allocator.Release(shared);
+                Shared[plane] = null;
+            }
+            FreeBounce(plane);
+        }
+    }
+}

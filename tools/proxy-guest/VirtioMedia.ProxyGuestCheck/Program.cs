@@ -1,0 +1,155 @@
+using System;
+using System.Diagnostics;
+using System.Threading;
+using System.Threading.Tasks;
+using VirtioMedia.Abi;
+using VirtioMedia.Proxy;
+using VirtioMedia.Runtime.Driver;
+
+namespace VirtioMedia.ProxyGuestCheck;
+
+/// <summary>
+/// The part of the proxy check that runs in the guest, next to vivid. Every result is one line
+/// "@@result NAME PASS|FAIL detail" (or "@@bench ..."), which tools/proxy-guest/report.py reads on the host.
+/// </summary>
+internal static class Program
+{
+    private static int _failures;
+
+    private static async Task<int> Main(string[] args)
+    {
+        if (args.Length == 1 && args[0] == "--version")
+        {
+            Console.WriteLine($"proxy check on .NET {Environment.Version}");
+            return 0;
+        }
+        string? capture = null, output = null;
+        var frames = 30;
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            switch (args[i])
+            {
+                case "--capture": capture = args[i + 1]; break;
+                case "--output": output = args[i + 1]; break;
+                case "--frames": frames = int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture); break;
+                default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
+            }
+        }
+        if (capture is null)
+        {
+            Console.Error.WriteLine("usage: --capture /dev/videoN [--output /dev/videoM] [--frames N]");
+            return 2;
+        }
+        await Step("compliance-capture", () => Compliance.RunAsync("capture", capture, streaming: false));
+        await Step("compliance-capture-s10", () => Compliance.RunAsync("capture-s10", capture, streaming: true));
+        if (output is not null)
+        {
+            await Step("compliance-output", () => Compliance.RunAsync("output", output, streaming: false));
+            await Step("compliance-output-s10", () => Compliance.RunAsync("output-s10", output, streaming: true));
+        }
+        await Step("still-picture", () => Task.FromResult(Vivid.MakeStill(capture)));
+        foreach (var (width, height) in new[] { (640u, 360u), (1280u, 720u) })
+        {
+            await Streams(capture, width, height, frames);
+        }
+        await Step("virtio-object-refused", async () =>
+        {
+            await using var node = ProxiedNode.Start(capture);
+            var session = await node.Driver.OpenSessionAsync();
+            var request = await session.VIDIOC_REQBUFS(new v4l2_requestbuffers { count = 2, type = Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE, memory = Constants.V4L2_MEMORY_DMABUF });
+            await session.CloseAsync();
+            return request.Status == Constants.EINVAL ? "REQBUFS(DMABUF) answers EINVAL" : throw new InvalidOperationException($"REQBUFS(DMABUF) answered {request.Status}");
+        });
+        await Step("unplug", () => Unplug(capture));
+        Console.WriteLine($"@@summary failures={_failures}");
+        return _failures == 0 ? 0 : 1;
+    }
+
+    private static async Task Streams(string capture, uint width, uint height, int frames)
+    {
+        CaptureResult? direct = null;
+        await Step($"direct-{width}x{height}", () =>
+        {
+            direct = Vivid.Capture(capture, width, height, frames);
+            Console.WriteLine($"@@bench direct {width}x{height} {direct}");
+            return Task.FromResult(direct.Unstable == 0 ? direct.ToString() : throw new InvalidOperationException($"vivid's own frames differ ({direct})"));
+        });
+        foreach (var (memory, name) in new[] { (Constants.V4L2_MEMORY_MMAP, "mmap"), (Constants.V4L2_MEMORY_USERPTR, "shared-pages") })
+        {
+            await Step($"proxy-{name}-{width}x{height}", async () =>
+            {
+                await using var node = ProxiedNode.Start(capture);
+                var result = await node.CaptureAsync(memory, width, height, frames);
+                var statistics = node.Proxy.Statistics;
+                var copies = memory == Constants.V4L2_MEMORY_MMAP
+                    ? (double)statistics.MmapCopies / Math.Max(1, statistics.MmapFrames)
+                    : (double)statistics.SharedPagesCopies / Math.Max(1, statistics.SharedPagesFrames);
+                Console.WriteLine($"@@bench proxy-{name} {width}x{height} {result} copies_per_frame={copies:F2}");
+                if (direct?.First is null || result.First is null)
+                {
+                    throw new InvalidOperationException("no frame to compare");
+                }
+                if (!result.First.AsSpan().SequenceEqual(direct.First) || result.Unstable != 0)
+                {
+                    throw new InvalidOperationException($"frames differ from vivid's own ({result}, first frame equal: {result.First.AsSpan().SequenceEqual(direct.First)})");
+                }
+                return $"{result.Frames} frames byte-identical to vivid read directly; {copies:F2} copies/frame";
+            });
+        }
+    }
+
+    // vivid's "Disconnect" button unregisters its nodes as a USB disconnect would: the streaming session must get an
+    // ERROR event and be closed, and the endpoint forget it, within bounds.
+    private static async Task<string> Unplug(string capture)
+    {
+        await using var node = ProxiedNode.Start(capture);
+        DriverSession? streaming = null;
+        long pressed = 0;
+        try
+        {
+            await node.CaptureAsync(Constants.V4L2_MEMORY_MMAP, 640, 360, 1000, session =>
+            {
+                streaming = session;
+                using var direct = HostNode.Open(capture);
+                var id = Vivid.FindControl(direct, "Disconnect");
+                pressed = Stopwatch.GetTimestamp();
+                var status = id == 0 ? -1 : Vivid.SetControl(direct, id, 0);
+                return status == 0 ? Task.CompletedTask : throw new InvalidOperationException($"vivid's Disconnect control: {(id == 0 ? "absent" : $"errno {status}")}");
+            });
+            throw new InvalidOperationException("the stream went on after the disconnect");
+        }
+        catch (Exception failure) when (streaming is not null && (failure as DeviceErrorException ?? failure.InnerException as DeviceErrorException) is { } error)
+        {
+            var errorMs = Stopwatch.GetElapsedTime(pressed).TotalMilliseconds;
+            var closed = await Task.WhenAny(streaming.Closed, Task.Delay(TimeSpan.FromSeconds(5))) == streaming.Closed;
+            var closedMs = Stopwatch.GetElapsedTime(pressed).TotalMilliseconds;
+            var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 5;
+            while (node.Device.SessionCount > 0 && Stopwatch.GetTimestamp() < deadline)
+            {
+                Thread.Sleep(10);
+            }
+            var forgottenMs = Stopwatch.GetElapsedTime(pressed).TotalMilliseconds;
+            Console.WriteLine($"@@bench unplug error_event_ms={errorMs:F0} closed_ms={closedMs:F0} device_forgot_ms={forgottenMs:F0} errno={error.Errno}");
+            if (!closed || node.Device.SessionCount != 0 || errorMs > 2000)
+            {
+                throw new InvalidOperationException($"closed={closed} sessions={node.Device.SessionCount} error after {errorMs:F0} ms");
+            }
+            return $"ERROR event (errno {error.Errno}) {errorMs:F0} ms after the disconnect, session closed at {closedMs:F0} ms, device forgot it at {forgottenMs:F0} ms";
+        }
+    }
+
+    private static async Task Step(string name, Func<Task<string>> body)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var detail = await body();
+            Console.WriteLine($"@@result {name} PASS {detail} ({Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s)");
+        }
+        catch (Exception error)
+        {
+            _failures++;
+            Console.WriteLine($"@@result {name} FAIL {error.GetType().Name}: {error.Message.ReplaceLineEndings(" ")}");
+        }
+    }
+}
