@@ -195,7 +195,10 @@ public sealed partial class ProxySession
                     if (queue.Output && request == Ioctls.VIDIOC_QBUF.Descriptor.Request)
                     {
                         var used = Math.Min(bytesused == 0 ? buffer.HostLength[plane] : bytesused, buffer.HostLength[plane]);
-                        buffer.Shared[plane]!.Span[..(int)used].CopyTo(new Span<byte>((void*)buffer.HostMap[plane], (int)used));
+                        using (buffer.Shared[plane]!.Lease())
+                        {
+                            buffer.Shared[plane]!.Span[..(int)used].CopyTo(new Span<byte>((void*)buffer.HostMap[plane], (int)used));
+                        }
                         copies++;
                     }
                     continue;

@@ -135,7 +135,11 @@ public sealed partial class ProxySession
             if (queue.Memory == Constants.V4L2_MEMORY_MMAP)
             {
                 used = Math.Min(used, buffer.HostLength[plane]);
-                new ReadOnlySpan<byte>((void*)buffer.HostMap[plane], (int)used).CopyTo(buffer.Shared[plane]!.Span);
+                // On the poll thread, outside any command: the lease keeps region 0 mapped during the copy.
+                using (buffer.Shared[plane]!.Lease())
+                {
+                    new ReadOnlySpan<byte>((void*)buffer.HostMap[plane], (int)used).CopyTo(buffer.Shared[plane]!.Span);
+                }
                 copies++;
             }
             else if (!buffer.Direct[plane] && buffer.Pages[plane] is { } pages)

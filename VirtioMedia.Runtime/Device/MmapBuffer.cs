@@ -47,6 +47,9 @@ public sealed class MmapBuffer
     /// <summary>The buffer's bytes; throws <see cref="ObjectDisposedException"/> once its memory is freed.</summary>
     public Span<byte> Span => Volatile.Read(ref _references) > 0 ? _region.GetSpan(Offset, Length) : throw new ObjectDisposedException(nameof(MmapBuffer));
 
+    /// <summary>A lease on the shared memory region the buffer lives in, for an access outside a command.</summary>
+    public SharedMemoryLease Lease() => _region.Lease();
+
     /// <summary>The UUID it is exported under, or <see cref="Guid.Empty"/>.</summary>
     public Guid ExportUuid
     {

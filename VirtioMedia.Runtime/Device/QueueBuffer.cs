@@ -1,6 +1,7 @@
 using System;
 using VirtioMedia.Abi;
 using VirtioMedia.Runtime.Memory;
+using VirtioMedia.Runtime.Transport;
 
 namespace VirtioMedia.Runtime.Device;
 
@@ -81,6 +82,18 @@ public sealed class QueueBuffer
         }
     }
 
+    /// <summary>
+    /// A lease on the shared memory region the buffer's planes live in (MMAP and VIRTIO_OBJECT buffers): a device
+    /// that fills buffers on its own thread holds it while it uses the spans <see cref="TryGetSpan"/> gave, so the
+    /// region cannot be unmapped under it. Guest pages (SHARED_PAGES) are leased by each copy itself.
+    /// </summary>
+    public SharedMemoryLease LeaseMemory() => Memory switch
+    {
+        Constants.V4L2_MEMORY_MMAP when _mmap[0] is { } buffer => buffer.Lease(),
+        Constants.V4L2_MEMORY_DMABUF when _objects[0].Buffer is { } buffer => buffer.Lease(),
+        _ => default,
+    };
+
     /// <summary>Writes <paramref name="data"/> at the start of plane <paramref name="plane"/>; false when it does not fit.</summary>
     public bool TryWrite(int plane, ReadOnlySpan<byte> data)
     {
@@ -88,6 +101,7 @@ public sealed class QueueBuffer
         {
             return false;
         }
+        using var lease = LeaseMemory();
         if (TryGetSpan(plane, out var span))
         {
             if (data.Length > span.Length)

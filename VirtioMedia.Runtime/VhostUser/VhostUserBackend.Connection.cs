@@ -218,8 +218,14 @@ public sealed partial class VhostUserBackend
                 (vring.Call.Swap(null) as IDisposable)?.Dispose();
             }
             ReleaseMemory();
-            _sharedRegion?.Dispose();
-            _sharedFile?.Dispose();
+            if (_sharedRegion is not null)
+            {
+                _sharedRegion.Dispose(); // and the file with it, after the last lease
+            }
+            else
+            {
+                _sharedFile?.Dispose();
+            }
             channel.Dispose();
         }
     }

@@ -45,8 +45,10 @@ public sealed partial class VhostUserBackend
             }
             if (_sharedRegion is null && owner._sharedMemorySize > 0 && Negotiated(VhostUserProtocolFeatures.SHMEM))
             {
-                _sharedFile = MemoryFile.Create("virtio-media-shm0", owner._sharedMemorySize);
-                _sharedRegion = new SharedMemoryRegion(0, _sharedFile.Mapping.Address, _sharedFile.Length);
+                var file = MemoryFile.Create("virtio-media-shm0", owner._sharedMemorySize);
+                _sharedFile = file;
+                // The file is unmapped once the region has ended and a device thread still copying into it is done.
+                _sharedRegion = new SharedMemoryRegion(0, file.Mapping.Address, file.Length, file.Dispose);
             }
             var transport = new VhostUserDeviceTransport(
                 _memory, queues[0], queues[1], _vrings[0].Kick!, _vrings[1].Kick!, _vrings[0].Call, _vrings[1].Call,

@@ -20,6 +20,8 @@ internal sealed partial class CameraStream
             Fill(buffer, format, planes);
             return;
         }
+        // Rendered on the stream's own thread, outside any command: the lease keeps region 0 mapped meanwhile.
+        using var lease = buffer.LeaseMemory();
         if (buffer.TryGetSpan(0, out var plane0))
         {
             var plane1 = Span<byte>.Empty;

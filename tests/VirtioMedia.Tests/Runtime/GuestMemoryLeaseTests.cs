@@ -4,6 +4,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using VirtioMedia.Runtime.Memory;
+using VirtioMedia.Runtime.Transport;
 using VirtioMedia.Runtime.VhostUser.Interop;
 
 namespace VirtioMedia.Tests.Runtime;
@@ -137,6 +138,66 @@ public sealed unsafe class GuestMemoryLeaseTests
         Assert.IsTrue(swaps > 100 && reads > 100, $"too little contention to mean anything: {swaps} swaps, {reads} reads");
         Assert.AreEqual(swaps, Volatile.Read(ref released), "every replaced table is unmapped once its leases are gone");
         Assert.AreEqual(0, memory.RetiredGenerations);
+    }
+
+    [TestMethod]
+    public void Shared_memory_region_0_is_unmapped_once_disposed_and_its_last_lease_returned_and_only_once()
+    {
+        var released = 0;
+        Anonymous(out var mapping);
+        var region = new SharedMemoryRegion(0, mapping, Size, () => { released++; Unmap(mapping); });
+        var lease = region.Lease();
+        var span = region.GetSpan(0, Size);
+
+        region.Dispose();
+
+        span[4095] = 3; // the leased span is still mapped
+        Assert.AreEqual(0, released);
+        Assert.IsFalse(region.TryGetSpan(0, 1, out _), "an access after the end found memory");
+        using (region.Lease())
+        {
+            Assert.IsFalse(region.TryGetSpan(0, 1, out _), "a lease taken after the end holds nothing");
+        }
+        Assert.AreEqual(0, released, "a lease refused after the end released the region under the first one");
+        lease.Dispose();
+        Assert.AreEqual(1, released);
+        region.Lease().Dispose();
+        region.Dispose();
+        Assert.AreEqual(1, released, "released twice");
+    }
+
+    [TestMethod]
+    [Timeout(60_000, CooperativeCancellation = true)]
+    public void Copies_into_region_0_under_leases_never_fault_when_the_region_ends_beneath_them()
+    {
+        // Over and over: two threads copy frames into a region of real mmap memory while a third ends it.
+        for (var round = 0; round < 200; round++)
+        {
+            var released = 0;
+            Anonymous(out var mapping);
+            var region = new SharedMemoryRegion(0, mapping, Size, () => { Interlocked.Increment(ref released); Unmap(mapping); });
+            var frame = new byte[Size];
+            var copiers = new Task[2];
+            for (var c = 0; c < copiers.Length; c++)
+            {
+                copiers[c] = Task.Factory.StartNew(() =>
+                {
+                    for (var i = 0; i < 50; i++)
+                    {
+                        using var lease = region.Lease();
+                        if (!region.TryGetSpan(0, Size, out var span))
+                        {
+                            return;
+                        }
+                        frame.CopyTo(span);
+                    }
+                }, TaskCreationOptions.LongRunning);
+            }
+            Thread.SpinWait(round * 37 % 2000);
+            region.Dispose();
+            Task.WaitAll(copiers);
+            Assert.AreEqual(1, Volatile.Read(ref released), $"round {round}");
+        }
     }
 
     private static GuestMemoryRegion Filled(byte tag, out IntPtr mapping)
