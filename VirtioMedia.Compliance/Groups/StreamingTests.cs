@@ -173,10 +173,11 @@ internal static class StreamingTests
             // Without V4L2_CAP_STREAMING no memory type may be requested: MMAP must fail, and USERPTR and DMABUF
             // must answer ENOTTY (testMmap: fail_on_test(!can_stream) once reqbufs succeeds; testUserPtr and
             // testDmaBuf: !can_stream && ret != ENOTTY).
+            var memoryName = memory switch { V4L2_MEMORY_MMAP => "MMAP", V4L2_MEMORY_USERPTR => "USERPTR", _ => "DMABUF" };
             var refused = await session.VIDIOC_REQBUFS(new v4l2_requestbuffers { type = type, memory = memory, count = 0 }, null, context.Token).ConfigureAwait(false);
-            context.Check(refused.Status != 0, $"VIDIOC_REQBUFS(0) of {function[4..]} succeeds, but device_caps lack V4L2_CAP_STREAMING", source + " (!can_stream)");
+            context.Check(refused.Status != 0, $"VIDIOC_REQBUFS(0) of {memoryName} succeeds, but device_caps lack V4L2_CAP_STREAMING", source + " (!can_stream)");
             context.Check(memory == V4L2_MEMORY_MMAP || refused.Status == ENOTTY,
-                $"VIDIOC_REQBUFS(0) of {function[4..]} answered {ErrnoNames.Of(refused.Status)}; without V4L2_CAP_STREAMING it must be ENOTTY", source + " (!can_stream && ret != ENOTTY)");
+                $"VIDIOC_REQBUFS(0) of {memoryName} answered {ErrnoNames.Of(refused.Status)}; without V4L2_CAP_STREAMING it must be ENOTTY", source + " (!can_stream && ret != ENOTTY)");
             throw ComplianceContext.NotSupported("no streaming I/O");
         }
         var offered = memory switch { V4L2_MEMORY_MMAP => mmap, V4L2_MEMORY_USERPTR => userptr, _ => dmabuf && mmap };
