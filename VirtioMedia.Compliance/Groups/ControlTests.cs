@@ -183,6 +183,9 @@ internal static class ControlTests
                 context.Check(plain.minimum == extended.minimum && plain.maximum == extended.maximum && (ulong)plain.step == extended.step && plain.default_value == extended.default_value,
                     $"VIDIOC_QUERYCTRL and VIDIOC_QUERY_EXT_CTRL disagree on the range or default of {name}", source);
             }
+            // QUERYCTRL's answer keeps checkQCtrl's range rules as QUERY_EXT_CTRL's does: an integer step is never 0.
+            context.Check(plain.type is not (V4L2_CTRL_TYPE_INTEGER or V4L2_CTRL_TYPE_BOOLEAN or V4L2_CTRL_TYPE_MENU or V4L2_CTRL_TYPE_INTEGER_MENU) || plain.step > 0,
+                $"VIDIOC_QUERYCTRL of {name}: step is 0", Source + ", checkQCtrl (step == 0)");
             Probes.CheckZero(context, Probes.Bytes(ref plain.reserved), $"{name} reserved", source);
         }
         // The old-style walk over the user class finds the same user controls.
@@ -263,6 +266,9 @@ internal static class ControlTests
                 }
                 var answer = await session.VIDIOC_S_CTRL(new v4l2_control { id = control.id, value = (int)outside }, null, context.Token).ConfigureAwait(false);
                 context.Check(answer.Status is 0 or ERANGE, $"VIDIOC_S_CTRL of {name} to {outside}, outside its range, answered {ErrnoNames.Of(answer.Status)} (invalid range check)", source);
+                // A success answers the value the control took (the clamped one), which lies in the range.
+                context.Check(answer.Status != 0 || (answer.Payload.value >= control.minimum && answer.Payload.value <= control.maximum),
+                    $"{name}: VIDIOC_S_CTRL to {outside} answered success with the value {answer.Payload.value}, outside [{control.minimum}, {control.maximum}]", source + ", checkSimpleCtrl (returned control value out of range)");
                 var back = await session.VIDIOC_G_CTRL(new v4l2_control { id = control.id }, null, context.Token).ConfigureAwait(false);
                 context.Check(back.Payload.value >= control.minimum && back.Payload.value <= control.maximum, $"{name}: an out-of-range value was stored ({back.Payload.value})", source + ", checkSimpleCtrl");
             }

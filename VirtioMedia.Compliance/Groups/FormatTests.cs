@@ -170,6 +170,12 @@ internal static class FormatTests
         context.Check((capture.capturemode & ~V4L2_MODE_HIGHQUALITY) == 0, "unknown mode bits", source + ", testParmStruct");
         context.Check(capture.readbuffers == 0 || (context.Node.DeviceCaps & V4L2_CAP_READWRITE) != 0, "readbuffers/writebuffers set without V4L2_CAP_READWRITE", source + ", testParmStruct");
         Probes.CheckZero(context, Probes.Bytes(ref capture.reserved), "v4l2_captureparm.reserved", source + ", testParmStruct");
+        // A node that lists frame intervals lets them be set: it must answer V4L2_CAP_TIMEPERFRAME.
+        if ((capture.capability & V4L2_CAP_TIMEPERFRAME) == 0)
+        {
+            context.Check(!await ListsFrameIntervalsAsync(context, session).ConfigureAwait(false),
+                "VIDIOC_ENUM_FRAMEINTERVALS lists intervals but VIDIOC_G_PARM answers no V4L2_CAP_TIMEPERFRAME", source + ", testParmStruct (has_frmintervals && !capability)");
+        }
         if ((capture.capability & V4L2_CAP_TIMEPERFRAME) != 0)
         {
             context.Check(capture.timeperframe.numerator > 0 && capture.timeperframe.denominator > 0, "V4L2_CAP_TIMEPERFRAME with a zero timeperframe term", source + ", testParmStruct");
@@ -182,6 +188,36 @@ internal static class FormatTests
             var wrong = await session.VIDIOC_G_PARM(new v4l2_streamparm { type = other }, null, context.Token).ConfigureAwait(false);
             context.Check(wrong.Status is EINVAL or ENOTTY, $"VIDIOC_G_PARM of buffer type {other}, which the node lacks, answered {ErrnoNames.Of(wrong.Status)}", source);
         }
+    }
+
+    /// <summary>Whether ENUM_FRAMEINTERVALS answers an interval for a size of a format the node lists
+    /// (v4l2-compliance's has_frmintervals, set by testEnumFrameIntervals).</summary>
+    private static async Task<bool> ListsFrameIntervalsAsync(ComplianceContext context, DriverSession session)
+    {
+        foreach (var format in await Probes.FormatsAsync(session, context.Node.BufferType, context.Token).ConfigureAwait(false))
+        {
+            for (uint index = 0; index < Probes.EnumerationLimit; index++)
+            {
+                var size = await session.VIDIOC_ENUM_FRAMESIZES(new v4l2_frmsizeenum { pixel_format = format.pixelformat, index = index }, null, context.Token).ConfigureAwait(false);
+                if (size.Status != 0)
+                {
+                    break;
+                }
+                var (width, height) = size.Payload.type == V4L2_FRMSIZE_TYPE_DISCRETE
+                    ? (size.Payload.discrete.width, size.Payload.discrete.height)
+                    : (size.Payload.stepwise.min_width, size.Payload.stepwise.min_height);
+                var interval = await session.VIDIOC_ENUM_FRAMEINTERVALS(new v4l2_frmivalenum { pixel_format = format.pixelformat, width = width, height = height }, null, context.Token).ConfigureAwait(false);
+                if (interval.Status == 0)
+                {
+                    return true;
+                }
+                if (size.Payload.type != V4L2_FRMSIZE_TYPE_DISCRETE)
+                {
+                    break;
+                }
+            }
+        }
+        return false;
     }
 
     private static async Task FrameBufferAsync(ComplianceContext context)
@@ -226,6 +262,13 @@ internal static class FormatTests
                 }
                 Probes.CheckZero(context, Probes.Bytes(ref planeFormat.reserved), $"{call}: plane {plane} reserved", source);
             }
+            // The planes' lines together hold at least the width (bytesperline 0, unknown, allowed).
+            var lineBytes = 0ul;
+            for (var plane = 0; plane < Math.Min((int)mp.num_planes, VIDEO_MAX_PLANES); plane++)
+            {
+                lineBytes += mp.plane_fmt[plane].bytesperline;
+            }
+            context.Check(lineBytes == 0 || lineBytes >= mp.width, $"{call}: the planes' bytesperline add up to {lineBytes}, below the width {mp.width}", source + " (tot_bytesperline < width)");
             var reserved = mp.reserved;
             Probes.CheckZero(context, Probes.Bytes(ref reserved), $"{call}: v4l2_pix_format_mplane.reserved", source);
         }
@@ -242,6 +285,7 @@ internal static class FormatTests
             }
             if (pix.bytesperline > 0)
             {
+                context.Check(pix.bytesperline >= pix.width, $"{call}: bytesperline {pix.bytesperline} is below the width {pix.width}", source + " (bytesperline < width)");
                 context.Check((ulong)pix.bytesperline * pix.height <= pix.sizeimage || IsCompressed(pixelformat), $"{call}: sizeimage {pix.sizeimage} is below bytesperline x height", source);
             }
         }

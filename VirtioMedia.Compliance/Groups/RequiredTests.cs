@@ -39,7 +39,10 @@ internal static class RequiredTests
         ReadOnlySpan<byte> card = config.card;
         var end = card.IndexOf((byte)0);
         var name = end < 0 ? card : card[..end];
-        context.Check(name.Length > 0, "card must not be empty", TestCap + ", check_ustring");
+        // The Linux driver copies the 32 bytes into QUERYCAP's card as they are (virtio_media_ioctls.c,
+        // virtio_cread_bytes), so the configuration's card must carry its NUL; driver and bus_info are the driver's
+        // own strings (strscpy), which no device can leave unterminated.
+        Probes.CheckString(context, card, "card", TestCap);
         context.Check(IsUtf8(name), "card must be a UTF-8 string", "spec: Device Configuration Layout, card");
         context.Check(config.device_type == 0, $"device_type {config.device_type} is not VFL_TYPE_VIDEO (0), the only type this suite and v4l2-compliance's video tests cover", "spec: Device Configuration Layout, device_type");
         context.Check(dcaps != 0, "device_caps must not be 0", TestCap);

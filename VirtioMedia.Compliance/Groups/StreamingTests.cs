@@ -170,6 +170,14 @@ internal static class StreamingTests
         var (mmap, userptr, dmabuf, _) = await Probes.MemoryTypesAsync(session, type, context.Token).ConfigureAwait(false);
         if (!context.Node.HasStreaming)
         {
+            // Without V4L2_CAP_STREAMING no memory type may be requested: MMAP must fail, and USERPTR and DMABUF
+            // must answer ENOTTY (testMmap: fail_on_test(!can_stream) once reqbufs succeeds; testUserPtr and
+            // testDmaBuf: !can_stream && ret != ENOTTY).
+            var memoryName = memory switch { V4L2_MEMORY_MMAP => "MMAP", V4L2_MEMORY_USERPTR => "USERPTR", _ => "DMABUF" };
+            var refused = await session.VIDIOC_REQBUFS(new v4l2_requestbuffers { type = type, memory = memory, count = 0 }, null, context.Token).ConfigureAwait(false);
+            context.Check(refused.Status != 0, $"VIDIOC_REQBUFS(0) of {memoryName} succeeds, but device_caps lack V4L2_CAP_STREAMING", source + " (!can_stream)");
+            context.Check(memory == V4L2_MEMORY_MMAP || refused.Status == ENOTTY,
+                $"VIDIOC_REQBUFS(0) of {memoryName} answered {ErrnoNames.Of(refused.Status)}; without V4L2_CAP_STREAMING it must be ENOTTY", source + " (!can_stream && ret != ENOTTY)");
             throw ComplianceContext.NotSupported("no streaming I/O");
         }
         var offered = memory switch { V4L2_MEMORY_MMAP => mmap, V4L2_MEMORY_USERPTR => userptr, _ => dmabuf && mmap };
@@ -180,6 +188,8 @@ internal static class StreamingTests
         }
         context.Expect((await session.VIDIOC_STREAMON((int)type, null, context.Token).ConfigureAwait(false)).Status, EINVAL, "VIDIOC_STREAMON without buffers", source);
         var (buffers, count) = await AllocateAsync(context, session, memory, source).ConfigureAwait(false);
+        var current = await Probes.CurrentFormatAsync(context, session).ConfigureAwait(false);
+        var formatField = Probes.IsMultiPlanar(type) ? current.fmt.pix_mp.field : current.fmt.pix.field;
         var given = new Dictionary<uint, (long Sec, long Usec)>();
         for (uint index = 0; index < count; index++)
         {
@@ -225,6 +235,8 @@ internal static class StreamingTests
             var stampKind = buffer.flags & V4L2_BUF_FLAG_TIMESTAMP_MASK;
             context.Check(stampKind is V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC or V4L2_BUF_FLAG_TIMESTAMP_COPY, $"{name} has timestamp type 0x{stampKind:x}", Source + ", buffer::check");
             context.Check(buffer.field is not V4L2_FIELD_ANY && buffer.field <= V4L2_FIELD_INTERLACED_BT, $"{name} has field {buffer.field}", Source + ", buffer::check");
+            // A progressive format's frames carry the format's own field (an alternating one's, TOP or BOTTOM).
+            context.Check(formatField == V4L2_FIELD_ALTERNATE || buffer.field == formatField, $"{name} has field {buffer.field}, but G_FMT answers field {formatField}", Source + ", buffer::check (g_field() != fmt.g_field())");
             var stamp = buffer.timestamp.tv_sec * 1_000_000 + buffer.timestamp.tv_usec;
             if (!context.Node.IsOutputType)
             {

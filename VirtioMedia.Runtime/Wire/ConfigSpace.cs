@@ -10,13 +10,16 @@ public static class ConfigSpace
     /// <summary>The size of the configuration layout.</summary>
     public const int Size = 40;
 
-    /// <summary>Builds a configuration; <paramref name="card"/> is truncated to 32 UTF-8 bytes at a character boundary.</summary>
+    /// <summary>Builds a configuration; <paramref name="card"/> is truncated to 31 UTF-8 bytes at a character boundary,
+    /// so that a NUL always ends it: the Linux driver copies the 32 bytes into QUERYCAP's card as they are
+    /// (virtio_media_ioctls.c, virtio_cread_bytes), and v4l2-compliance fails QUERYCAP on a card without its NUL
+    /// (v4l2-compliance.cpp, check_string: "string not 0-terminated").</summary>
     public static virtio_media_config Create(uint deviceCaps, uint deviceType, string card)
     {
         var config = new virtio_media_config { device_caps = deviceCaps, device_type = deviceType };
         Span<byte> bytes = config.card;
         var length = Encoding.UTF8.GetByteCount(card);
-        while (length > bytes.Length)
+        while (length > bytes.Length - 1)
         {
             card = card.Substring(0, card.Length - (char.IsLowSurrogate(card[card.Length - 1]) && card.Length > 1 ? 2 : 1));
             length = Encoding.UTF8.GetByteCount(card);

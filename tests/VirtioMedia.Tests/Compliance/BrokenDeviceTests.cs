@@ -120,6 +120,22 @@ public sealed class BrokenDeviceTests
         StringAssert.Contains(report["test VIDIOC_REQBUFS/CREATE_BUFS/QUERYBUF"].Failure, "lacks V4L2_CAP_STREAMING");
     }
 
+    // v4l2-compliance fails QUERYCAP on such a device ("string not 0-terminated", v4l2-compliance.cpp check_string):
+    // the Linux driver copies the configuration's 32 card bytes into QUERYCAP as they are.
+    [TestMethod]
+    public async Task A_card_of_32_bytes_without_a_NUL_fails_QUERYCAP()
+    {
+        var camera = new VirtualCamera(new CameraOptions { Fast = true });
+        var config = camera.Config;
+        ((System.Span<byte>)config.card).Fill((byte)'c');
+        var report = await ComplianceSuite.RunAsync(ComplianceTarget.InProcess(config, camera.CreateHandler), Quick);
+        Assert.AreEqual(ComplianceStatus.Fail, report["test VIDIOC_QUERYCAP"].Status);
+        StringAssert.Contains(report["test VIDIOC_QUERYCAP"].Failure, "card is not NUL-terminated");
+        // The same name through ConfigSpace.Create keeps 31 bytes and its NUL, and passes.
+        var created = await ComplianceSuite.RunAsync(ComplianceTarget.InProcess(ConfigSpace.Create(config.device_caps, 0, new string('c', 32)), camera.CreateHandler), Quick);
+        Assert.AreEqual(ComplianceStatus.Ok, created["test VIDIOC_QUERYCAP"].Status, created["test VIDIOC_QUERYCAP"].Failure);
+    }
+
     [TestMethod]
     public async Task A_device_that_hangs_fails_the_test_it_hangs_in_and_the_suite_carries_on()
     {

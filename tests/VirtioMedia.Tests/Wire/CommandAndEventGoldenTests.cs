@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using VirtioMedia.Abi;
 using VirtioMedia.Runtime.Wire;
@@ -182,7 +183,35 @@ public sealed class CommandAndEventGoldenTests
         CollectionAssert.AreEqual(expected, bytes);
         Assert.IsTrue(ConfigSpace.TryDecode(expected, out var decoded));
         Assert.AreEqual("vcodec", ConfigSpace.Card(decoded));
-        // All 32 bytes used: no NUL needed.
-        Assert.AreEqual(new string('x', 32), ConfigSpace.Card(ConfigSpace.Create(0, 0, new string('x', 40))));
+        // A configuration read from a device may use all 32 bytes with no NUL.
+        var full = new byte[40];
+        full.AsSpan(8, 32).Fill((byte)'x');
+        Assert.IsTrue(ConfigSpace.TryDecode(full, out var unterminated));
+        Assert.AreEqual(new string('x', 32), ConfigSpace.Card(unterminated));
+    }
+
+    // The card Create writes always ends in a NUL within its 32 bytes (the Linux driver copies them into QUERYCAP
+    // as they are, and v4l2-compliance's check_string fails a card without one), and is cut at a character boundary.
+    [TestMethod]
+    [DataRow(31, "x", 31, DisplayName = "31 ASCII bytes fit")]
+    [DataRow(32, "x", 31, DisplayName = "32 ASCII bytes: the last one dropped")]
+    [DataRow(40, "x", 31, DisplayName = "40 ASCII bytes")]
+    [DataRow(16, "\u00e9", 30, DisplayName = "2-byte characters: 15 of them, not half of the 16th")]
+    [DataRow(11, "\u20ac", 30, DisplayName = "3-byte characters: 10 of them")]
+    [DataRow(8, "\U0001F4F7", 28, DisplayName = "4-byte characters (surrogate pairs): 7 of them")]
+    public void Create_ends_the_card_with_a_NUL_at_a_character_boundary(int count, string escaped, int expectedBytes)
+    {
+        var unit = System.Text.RegularExpressions.Regex.Unescape(escaped);
+        var card = string.Concat(Enumerable.Repeat(unit, count));
+        var config = ConfigSpace.Create(0, 0, card);
+        var bytes = new byte[40];
+        Assert.IsTrue(ConfigSpace.TryEncode(config, bytes));
+        var field = bytes.AsSpan(8, 32);
+        var end = field.IndexOf((byte)0);
+        Assert.AreEqual(expectedBytes, end, "bytes before the NUL");
+        Assert.IsTrue(field[end..].IndexOfAnyExcept((byte)0) < 0, "the rest of card is zero");
+        var text = new System.Text.UTF8Encoding(false, true).GetString(field[..end]);
+        Assert.IsTrue(card.StartsWith(text, StringComparison.Ordinal), "a prefix of the name, whole characters");
+        Assert.AreEqual(text, ConfigSpace.Card(config));
     }
 }
