@@ -34,21 +34,20 @@ public sealed unsafe class GuestMemory : IDisposable
 
     /// <summary>Builds the address space from regions; they must not overlap.</summary>
     public GuestMemory(params GuestMemoryRegion[] regions)
+        : this(regions, released: null)
     {
-        if (!BitConverter.IsLittleEndian)
-        {
-            throw new PlatformNotSupportedException("virtio rings are little-endian; a big-endian host needs byte swapping");
-        }
-        _current = new Generation(Sorted(regions), released: null);
     }
 
     /// <summary>Builds the address space from regions whose memory someone else owns: <paramref name="released"/>
     /// runs once no lease can reach them any more (after a <see cref="Replace(GuestMemoryRegion[], Action?)"/> or
     /// <see cref="Dispose"/>).</summary>
     public GuestMemory(GuestMemoryRegion[] regions, Action? released)
-        : this(regions)
     {
-        _current = new Generation(_current.Regions, released);
+        if (!BitConverter.IsLittleEndian)
+        {
+            throw new PlatformNotSupportedException("virtio rings are little-endian; a big-endian host needs byte swapping");
+        }
+        _current = new Generation(Sorted(regions), released);
     }
 
     /// <summary>

@@ -218,14 +218,7 @@ public sealed partial class VhostUserBackend
                 (vring.Call.Swap(null) as IDisposable)?.Dispose();
             }
             ReleaseMemory();
-            if (_sharedRegion is not null)
-            {
-                _sharedRegion.Dispose(); // and the file with it, after the last lease
-            }
-            else
-            {
-                _sharedFile?.Dispose();
-            }
+            _sharedRegion?.Dispose(); // and its file with it (made together), after the last lease
             channel.Dispose();
         }
     }
