@@ -92,6 +92,28 @@ internal sealed unsafe partial class HostNode : IDisposable
         return address == new IntPtr(-1) ? IntPtr.Zero : address;
     }
 
+    /// <summary>
+    /// VIDIOC_EXPBUF of plane <paramref name="plane"/> of MMAP buffer <paramref name="index"/>: a dma-buf file
+    /// descriptor, read-write and close-on-exec, in <paramref name="fd"/> (the caller closes it); 0 or the errno
+    /// (ENOTTY where the driver cannot export, EINVAL where the queue's memory cannot).
+    /// </summary>
+    public int Export(uint type, uint index, uint plane, out int fd)
+    {
+        var payload = new v4l2_exportbuffer { type = type, index = index, plane = plane, flags = (uint)(O_RDWR | O_CLOEXEC) };
+        var status = Ioctl(Ioctls.VIDIOC_EXPBUF.Descriptor.Request, ref payload);
+        fd = status == 0 ? payload.fd : -1;
+        return status;
+    }
+
+    /// <summary>Closes a descriptor <see cref="Export"/> returned.</summary>
+    public static void CloseDescriptor(int fd)
+    {
+        if (fd >= 0)
+        {
+            close(fd);
+        }
+    }
+
     /// <summary>Unmaps what <see cref="Map"/> returned.</summary>
     public static void Unmap(IntPtr address, uint length)
     {

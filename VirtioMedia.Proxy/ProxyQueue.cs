@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using VirtioMedia.Abi;
 using VirtioMedia.Runtime.Device;
+using VirtioMedia.Runtime.Transport;
 
 namespace VirtioMedia.Proxy;
 
@@ -13,7 +14,15 @@ internal sealed class ProxyQueue
 
     public uint Type { get; }
 
+    /// <summary>The guest's memory type.</summary>
     public uint Memory { get; set; }
+
+    /// <summary>The host queue's memory type: the guest's, but USERPTR for VIRTIO_OBJECT (DMABUF), whose objects the
+    /// host reads and writes in place at their address in this process.</summary>
+    public uint HostMemory => HostMemoryOf(Memory);
+
+    /// <summary>The host memory type that serves guest memory type <paramref name="memory"/>.</summary>
+    public static uint HostMemoryOf(uint memory) => memory == Constants.V4L2_MEMORY_DMABUF ? Constants.V4L2_MEMORY_USERPTR : memory;
 
     public bool Streaming { get; set; }
 
@@ -42,11 +51,43 @@ internal sealed class ProxyQueue
     }
 }
 
-/// <summary>One buffer: per memory plane, the host node's MMAP mapping and the guest-visible copy in region 0 (MMAP),
-/// or the guest pages and, when they are not one host range, the bounce buffer handed to the host as USERPTR.</summary>
+/// <summary>One buffer: per memory plane, its twin in region 0 and either the host buffer's dma-buf mapped over the twin
+/// (zero copy) or the host node's MMAP mapping it is copied from (MMAP); the guest pages and, when they are not one host
+/// range, the bounce buffer handed to the host as USERPTR (SHARED_PAGES); or the virtio object held and its memory handed
+/// to the host as USERPTR (VIRTIO_OBJECT).</summary>
 internal sealed unsafe class ProxyBuffer
 {
     public int Planes { get; set; } = 1;
+
+    /// <summary>The host buffer's dma-buf mapped over the twin: the twin's bytes are the host's (no copy).</summary>
+    public SharedMemoryFileMapping?[] Overlay { get; } = new SharedMemoryFileMapping?[Constants.VIDEO_MAX_PLANES];
+
+    /// <summary>The virtio object each plane was last queued with, held until another replaces it or the buffer goes.</summary>
+    public VirtioObjectHold?[] Objects { get; } = new VirtioObjectHold?[Constants.VIDEO_MAX_PLANES];
+
+    /// <summary>The guest's fd placeholder of each plane (VIRTIO_OBJECT), answered unchanged as the specification asks.</summary>
+    public int[] GuestFd { get; } = new int[Constants.VIDEO_MAX_PLANES];
+
+    /// <summary>The memory path the buffer's frames take (every plane alike, else the copying one).</summary>
+    public ProxyMemoryPath PathOf(uint memory)
+    {
+        var inPlace = true;
+        for (var plane = 0; plane < Planes; plane++)
+        {
+            inPlace &= memory switch
+            {
+                Constants.V4L2_MEMORY_MMAP => Overlay[plane] is not null,
+                Constants.V4L2_MEMORY_USERPTR => Direct[plane],
+                _ => true,
+            };
+        }
+        return memory switch
+        {
+            Constants.V4L2_MEMORY_MMAP => inPlace ? ProxyMemoryPath.MmapZeroCopy : ProxyMemoryPath.MmapCopy,
+            Constants.V4L2_MEMORY_USERPTR => inPlace ? ProxyMemoryPath.SharedPagesDirect : ProxyMemoryPath.SharedPagesBounce,
+            _ => ProxyMemoryPath.VirtioObject,
+        };
+    }
 
     public uint[] HostOffset { get; } = new uint[Constants.VIDEO_MAX_PLANES];
 
@@ -94,8 +135,14 @@ internal sealed unsafe class ProxyBuffer
     {
         for (var plane = 0; plane < Constants.VIDEO_MAX_PLANES; plane++)
         {
+            // Zeroed memory goes back over the twin before the twin is let go (its range may be allocated again).
+            Overlay[plane]?.Dispose();
+            Overlay[plane] = null;
             HostNode.Unmap(HostMap[plane], HostLength[plane]);
             HostMap[plane] = IntPtr.Zero;
+            Objects[plane]?.Dispose();
+            Objects[plane] = null;
+            GuestFd[plane] = 0;
             if (Shared[plane] is { } shared)
             {
                 allocator.Release(shared);

@@ -93,7 +93,7 @@ public sealed partial class ProxySession
                 }
                 while (true)
                 {
-                    var payload = new v4l2_buffer { type = queue.Type, memory = queue.Memory };
+                    var payload = new v4l2_buffer { type = queue.Type, memory = queue.HostMemory };
                     Span<v4l2_plane> planes = _dequeuedPlanes;
                     planes.Clear();
                     var status = BufferIoctl(Ioctls.VIDIOC_DQBUF.Descriptor.Request, ref payload, planes, queue.MultiPlanar, allPlanes: true);
@@ -113,7 +113,7 @@ public sealed partial class ProxySession
                     var copies = queue.Output ? 0 : CopyToGuest(queue, buffer, in payload, planes);
                     if (!queue.Output)
                     {
-                        _proxy.Statistics.CountFrame(queue.Memory == Constants.V4L2_MEMORY_MMAP, copies);
+                        _proxy.Statistics.CountFrame(buffer.PathOf(queue.Memory), copies);
                     }
                     ToGuestView(queue, buffer, ref payload, planes);
                     Session.EmitDqbuf(in payload, queue.MultiPlanar ? planes[..buffer.Planes] : ReadOnlySpan<v4l2_plane>.Empty);
@@ -124,15 +124,16 @@ public sealed partial class ProxySession
         return 0;
     }
 
-    // A captured frame reaches the guest's memory: MMAP from the host mapping into region 0, SHARED_PAGES from the bounce
-    // buffer into the guest pages (none when the host wrote the pages in place). Returns the copies made.
+    // A captured frame reaches the guest's memory: MMAP from the host mapping into region 0 (none when the twin is the
+    // host buffer's dma-buf), SHARED_PAGES from the bounce buffer into the guest pages (none when the host wrote the pages
+    // in place), VIRTIO_OBJECT never (the host wrote the object's memory). Returns the copies made.
     private static unsafe int CopyToGuest(ProxyQueue queue, ProxyBuffer buffer, in v4l2_buffer payload, ReadOnlySpan<v4l2_plane> planes)
     {
         var copies = 0;
         for (var plane = 0; plane < buffer.Planes; plane++)
         {
             var used = queue.MultiPlanar ? planes[plane].bytesused : payload.bytesused;
-            if (queue.Memory == Constants.V4L2_MEMORY_MMAP)
+            if (queue.Memory == Constants.V4L2_MEMORY_MMAP && buffer.Overlay[plane] is null)
             {
                 used = Math.Min(used, buffer.HostLength[plane]);
                 // On the poll thread, outside any command: the lease keeps region 0 mapped during the copy.
@@ -142,7 +143,7 @@ public sealed partial class ProxySession
                 }
                 copies++;
             }
-            else if (!buffer.Direct[plane] && buffer.Pages[plane] is { } pages)
+            else if (queue.Memory == Constants.V4L2_MEMORY_USERPTR && !buffer.Direct[plane] && buffer.Pages[plane] is { } pages)
             {
                 used = (uint)Math.Min(used, Math.Min(buffer.BounceLength[plane], pages.Length));
                 pages.TryWrite(0, new ReadOnlySpan<byte>((void*)buffer.Bounce[plane], (int)used));

@@ -147,8 +147,40 @@ public sealed partial class ProxySession : V4l2DeviceHandler<DeviceIoctlContext>
     /// <summary>The largest pointer-control payload staged (a 4K frame of a compound control is far below it).</summary>
     internal const uint MaxControlPayload = 16u << 20;
 
-    // ---- what the proxy does not carry ----
+    // ---- exports ----
 
-    /// <summary>EXPBUF would hand the guest a host file descriptor; the proxy exports nothing (VIRTIO_OBJECT is not offered).</summary>
-    public override int VIDIOC_EXPBUF(DeviceIoctlContext context, ref v4l2_exportbuffer payload) => Constants.ENOTTY;
+    /// <summary>
+    /// VIDIOC_EXPBUF of an MMAP buffer's plane: its twin in region 0 is exported into the endpoint's virtio object
+    /// registry and the UUID answered after the payload; the fd placeholder goes back as the guest sent it (virtio-media:
+    /// "the device MUST leave the fd placeholder unchanged"). A host file descriptor never reaches the guest. EINVAL as
+    /// videobuf2 answers it: flags beyond O_CLOEXEC and the access mode, a queue that is not MMAP, an index or plane the
+    /// queue has not.
+    /// </summary>
+    public override int VIDIOC_EXPBUF(DeviceIoctlContext context, ref v4l2_exportbuffer payload)
+    {
+        if (!ExportFlagsValid(payload.flags))
+        {
+            return Constants.EINVAL;
+        }
+        lock (_gate)
+        {
+            if (!_queues.TryGetValue(payload.type, out var queue) || queue.Memory != Constants.V4L2_MEMORY_MMAP || payload.index >= (uint)queue.Buffers.Count)
+            {
+                return Constants.EINVAL;
+            }
+            var buffer = queue.Buffers[(int)payload.index];
+            if (payload.plane >= (uint)buffer.Planes || buffer.Shared[(int)payload.plane] is not { } twin || !context.Objects.TryExport(twin, out var uuid))
+            {
+                return Constants.EINVAL;
+            }
+            context.SetUuid(0, uuid);
+            return 0;
+        }
+    }
+
+    /// <summary>videobuf2-core.c, vb2_core_expbuf: only O_CLOEXEC and the access mode (O_ACCMODE) may be asked for.</summary>
+    internal static bool ExportFlagsValid(uint flags) => (flags & ~(uint)(O_CLOEXEC | O_ACCMODE)) == 0;
+
+    private const int O_CLOEXEC = 0x80000;
+    private const int O_ACCMODE = 3;
 }

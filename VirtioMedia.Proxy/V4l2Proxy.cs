@@ -15,9 +15,13 @@ namespace VirtioMedia.Proxy;
 public sealed class V4l2Proxy
 {
     /// <summary>Reads the node's QUERYCAP once, for the configuration space.</summary>
+    /// <param name="nodePath">The host node.</param>
+    /// <param name="zeroCopy">Whether MMAP buffers are shared with the host driver without copying where they can be
+    /// (the host buffer's dma-buf mapped over its twin in region 0); false copies every frame, as where export is refused.</param>
     /// <exception cref="System.IO.IOException">The node cannot be opened or is not a V4L2 node.</exception>
-    public V4l2Proxy(string nodePath)
+    public V4l2Proxy(string nodePath, bool zeroCopy = true)
     {
+        ZeroCopy = zeroCopy;
         NodePath = nodePath ?? throw new ArgumentNullException(nameof(nodePath));
         using var node = HostNode.Open(nodePath);
         var capability = default(v4l2_capability);
@@ -36,13 +40,16 @@ public sealed class V4l2Proxy
     /// <summary>
     /// What of a node's capabilities virtio-media carries: no read()/write() (the protocol has no such command, and the
     /// Linux driver's file operations have none), no overlays (VIDIOC_G/S_FBUF and OVERLAY name host framebuffer
-    /// memory), no asynchronous I/O.
+    /// memory), no asynchronous I/O. (Memory types are buffer capabilities, per queue: see REQBUFS.)
     /// </summary>
     public static uint ServedCaps(uint caps) =>
         caps & ~(uint)(Constants.V4L2_CAP_READWRITE | Constants.V4L2_CAP_ASYNCIO | Constants.V4L2_CAP_VIDEO_OVERLAY | Constants.V4L2_CAP_VIDEO_OUTPUT_OVERLAY);
 
     /// <summary>Whether buffer type <paramref name="type"/> is one of the overlays the proxy does not carry.</summary>
     public static bool IsOverlay(uint type) => type is Constants.V4L2_BUF_TYPE_VIDEO_OVERLAY or Constants.V4L2_BUF_TYPE_VIDEO_OUTPUT_OVERLAY;
+
+    /// <summary>Whether MMAP buffers go without copies where the host exports them and region 0 allows it.</summary>
+    public bool ZeroCopy { get; }
 
     /// <summary>The host node served.</summary>
     public string NodePath { get; }

@@ -47,6 +47,16 @@ public sealed class MmapBuffer
     /// <summary>The buffer's bytes; throws <see cref="ObjectDisposedException"/> once its memory is freed.</summary>
     public Span<byte> Span => Volatile.Read(ref _references) > 0 ? _region.GetSpan(Offset, Length) : throw new ObjectDisposedException(nameof(MmapBuffer));
 
+    /// <summary>The buffer's bytes, or false once its memory is freed or its region has ended.</summary>
+    public bool TryGetSpan(out Span<byte> span)
+    {
+        span = default;
+        return Volatile.Read(ref _references) > 0 && _region.TryGetSpan(Offset, Length, out span);
+    }
+
+    /// <summary>The region the buffer lives in.</summary>
+    public SharedMemoryRegion Region => _region;
+
     /// <summary>A lease on the shared memory region the buffer lives in, for an access outside a command.</summary>
     public SharedMemoryLease Lease() => _region.Lease();
 

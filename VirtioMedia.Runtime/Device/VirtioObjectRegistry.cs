@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Threading;
 
 namespace VirtioMedia.Runtime.Device;
 
@@ -97,4 +98,34 @@ public readonly record struct VirtioObject(Guid Uuid, MmapBuffer Buffer)
 
     /// <summary>The object's bytes.</summary>
     public Span<byte> Span => Buffer.Span;
+
+    /// <summary>
+    /// Takes a reference on the object's memory for a device that hands it to someone outside the registry's
+    /// bookkeeping (a host driver writing into it): the buffer's range of region 0 is not given to another buffer
+    /// until the hold is disposed, even if the export is withdrawn meanwhile. Null when the memory is already gone.
+    /// </summary>
+    public VirtioObjectHold? TryHold() => Buffer is not null && Buffer.TryAddReference() ? new VirtioObjectHold(Buffer) : null;
+}
+
+/// <summary>A reference on a virtio object's memory (<see cref="VirtioObject.TryHold"/>); disposing it twice does nothing.</summary>
+public sealed class VirtioObjectHold : IDisposable
+{
+    private int _disposed;
+
+    internal VirtioObjectHold(MmapBuffer buffer) => Buffer = buffer;
+
+    /// <summary>The device buffer held.</summary>
+    public MmapBuffer Buffer { get; }
+
+    /// <summary>Whether the hold has been disposed.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            Buffer.Owner.Endpoint.Mmap.Drop(Buffer);
+        }
+    }
 }
