@@ -173,12 +173,13 @@ public sealed partial class ProxySession
 
     // Zero copy: the host buffer's dma-buf (VIDIOC_EXPBUF) mapped over the twin, so region 0 holds the host's pages.
     // False where the proxy was asked to copy, region 0 cannot take a file (a vhost-user back-end's, which the front-end
-    // maps on its own), the host does not export (ENOTTY, EINVAL) or the dma-buf does not fit the twin: the copy path
-    // serves the plane then.
+    // maps on its own), pages are not the allocator's 4 KiB, the host does not export (ENOTTY, EINVAL) or the dma-buf does
+    // not fit the twin: the copy path serves the plane then.
     private bool TryShareInPlace(ProxyQueue queue, ProxyBuffer buffer, uint index, int plane)
     {
         var region = Session.Endpoint.Mmap.Region;
-        if (!_proxy.ZeroCopy || !region.CanMapFiles || _node.Export(queue.Type, index, (uint)plane, out var fd) != 0)
+        // The allocator keeps buffers 4 KiB apart: on larger pages a mapping rounded to a page would reach the next one.
+        if (!_proxy.ZeroCopy || !region.CanMapFiles || Environment.SystemPageSize != (int)MmapAllocator.PageSize || _node.Export(queue.Type, index, (uint)plane, out var fd) != 0)
         {
             return false;
         }

@@ -52,13 +52,10 @@ internal static class Program
         {
             await Streams(capture, width, height, frames);
         }
-        await Step("virtio-object-refused", async () =>
+        await Step("expbuf-checks", async () =>
         {
             await using var node = ProxiedNode.Start(capture);
-            var session = await node.Driver.OpenSessionAsync();
-            var request = await session.VIDIOC_REQBUFS(new v4l2_requestbuffers { count = 2, type = Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE, memory = Constants.V4L2_MEMORY_DMABUF });
-            await session.CloseAsync();
-            return request.Status == Constants.EINVAL ? "REQBUFS(DMABUF) answers EINVAL" : throw new InvalidOperationException($"REQBUFS(DMABUF) answered {request.Status}");
+            return await node.ExportChecksAsync();
         });
         await Step("unplug", () => Unplug(capture));
         Console.WriteLine($"@@summary failures={_failures}");
@@ -74,17 +71,15 @@ internal static class Program
             Console.WriteLine($"@@bench direct {width}x{height} {direct}");
             return Task.FromResult(direct.Unstable == 0 ? direct.ToString() : throw new InvalidOperationException($"vivid's own frames differ ({direct})"));
         });
-        foreach (var (memory, name) in new[] { (Constants.V4L2_MEMORY_MMAP, "mmap"), (Constants.V4L2_MEMORY_USERPTR, "shared-pages") })
+        foreach (var (name, memory, zeroCopy, expected) in Variants)
         {
             await Step($"proxy-{name}-{width}x{height}", async () =>
             {
-                await using var node = ProxiedNode.Start(capture);
+                await using var node = ProxiedNode.Start(capture, zeroCopy);
                 var result = await node.CaptureAsync(memory, width, height, frames);
                 var statistics = node.Proxy.Statistics;
-                var copies = memory == Constants.V4L2_MEMORY_MMAP
-                    ? (double)statistics.MmapCopies / Math.Max(1, statistics.MmapFrames)
-                    : (double)statistics.SharedPagesCopies / Math.Max(1, statistics.SharedPagesFrames);
-                Console.WriteLine($"@@bench proxy-{name} {width}x{height} {result} copies_per_frame={copies:F2}");
+                var (path, copies) = PathTaken(statistics, memory);
+                Console.WriteLine($"@@bench proxy-{name} {width}x{height} {result} path={PathName(path)} copies_per_frame={copies:F2} paths={Paths(statistics)}");
                 if (direct?.First is null || result.First is null)
                 {
                     throw new InvalidOperationException("no frame to compare");
@@ -93,9 +88,70 @@ internal static class Program
                 {
                     throw new InvalidOperationException($"frames differ from vivid's own ({result}, first frame equal: {result.First.AsSpan().SequenceEqual(direct.First)})");
                 }
-                return $"{result.Frames} frames byte-identical to vivid read directly; {copies:F2} copies/frame";
+                // Every frame must have taken the path the variant is for, at its cost: 0 copies in place, 1 per plane copied.
+                var wanted = expected ?? path;
+                if (path != wanted || statistics.Frames(wanted) < result.Frames || Math.Abs(copies - Cost(wanted)) > 1e-9)
+                {
+                    throw new InvalidOperationException($"expected every frame on {PathName(wanted)} at {Cost(wanted):F2} copies/frame, the proxy counted {Paths(statistics)}");
+                }
+                return $"{result.Frames} frames byte-identical to vivid read directly; path {PathName(path)}, {copies:F2} copies/frame";
             });
         }
+    }
+
+    // The streams each size runs through the proxy, with the memory path every frame must take (null: either of the
+    // memory type's, as SHARED_PAGES is direct or bounced depending on where the guest pages happen to lie).
+    private static readonly (string Name, uint Memory, bool ZeroCopy, ProxyMemoryPath? Path)[] Variants =
+    [
+        ("mmap", Constants.V4L2_MEMORY_MMAP, true, ProxyMemoryPath.MmapZeroCopy),
+        ("mmap-copy", Constants.V4L2_MEMORY_MMAP, false, ProxyMemoryPath.MmapCopy),
+        ("shared-pages", Constants.V4L2_MEMORY_USERPTR, true, null),
+        ("virtio-object", Constants.V4L2_MEMORY_DMABUF, true, ProxyMemoryPath.VirtioObject),
+    ];
+
+    private static double Cost(ProxyMemoryPath path) => path is ProxyMemoryPath.MmapCopy or ProxyMemoryPath.SharedPagesBounce ? 1 : 0;
+
+    // The path of the memory type that moved the most frames, and its copies per frame.
+    private static (ProxyMemoryPath Path, double CopiesPerFrame) PathTaken(ProxyStatistics statistics, uint memory)
+    {
+        ProxyMemoryPath[] candidates = memory switch
+        {
+            Constants.V4L2_MEMORY_MMAP => [ProxyMemoryPath.MmapZeroCopy, ProxyMemoryPath.MmapCopy],
+            Constants.V4L2_MEMORY_USERPTR => [ProxyMemoryPath.SharedPagesDirect, ProxyMemoryPath.SharedPagesBounce],
+            _ => [ProxyMemoryPath.VirtioObject],
+        };
+        var best = candidates[0];
+        foreach (var candidate in candidates)
+        {
+            if (statistics.Frames(candidate) > statistics.Frames(best))
+            {
+                best = candidate;
+            }
+        }
+        return (best, statistics.CopiesPerFrame(best));
+    }
+
+    private static string PathName(ProxyMemoryPath path) => path switch
+    {
+        ProxyMemoryPath.MmapZeroCopy => "mmap-zero-copy",
+        ProxyMemoryPath.MmapCopy => "mmap-copy",
+        ProxyMemoryPath.SharedPagesDirect => "shared-pages-direct",
+        ProxyMemoryPath.SharedPagesBounce => "shared-pages-bounce",
+        _ => "virtio-object",
+    };
+
+    // Every path that moved frames, "name:frames:copies", comma-separated.
+    private static string Paths(ProxyStatistics statistics)
+    {
+        var parts = new System.Collections.Generic.List<string>();
+        foreach (var path in Enum.GetValues<ProxyMemoryPath>())
+        {
+            if (statistics.Frames(path) > 0)
+            {
+                parts.Add($"{PathName(path)}:{statistics.Frames(path)}:{statistics.Copies(path)}");
+            }
+        }
+        return parts.Count == 0 ? "none" : string.Join(',', parts);
     }
 
     // vivid's "Disconnect" button unregisters its nodes as a USB disconnect would: the streaming session must get an
