@@ -2,27 +2,30 @@ using System;
 using System.IO;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Threading.Tasks;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using VirtioMedia.Abi;
 using VirtioMedia.Proxy;
 using VirtioMedia.Runtime.Memory;
+using VirtioMedia.Tests.Samples;
 
 namespace VirtioMedia.Tests.Proxy;
 
 /// <summary>
 /// The proxy's rules that hold without a V4L2 node (the host has none; vivid in the proxy check's guest is the truth
-/// for everything else): when SHARED_PAGES go to the host in place, which memory types are served, and what a path
-/// that is not a V4L2 node gives.
+/// for everything else): when SHARED_PAGES go to the host in place, which memory types and buffer capabilities are
+/// served, the EXPBUF flags taken, which virtio objects a VIRTIO_OBJECT plane may name, and what a path that is not a
+/// V4L2 node gives.
 /// </summary>
 [TestClass]
-public sealed unsafe class ProxyRulesTests
+public sealed class ProxyRulesTests
 {
     private const ulong Base = 0x10_0000;
     private const ulong Page = 4096;
 
     private static virtio_media_sg_entry Entry(ulong start, uint length) => new() { start = start, len = length };
 
-    private static IntPtr HostOf(GuestMemory memory, ulong address) =>
+    private static unsafe IntPtr HostOf(GuestMemory memory, ulong address) =>
         (IntPtr)Unsafe.AsPointer(ref MemoryMarshal.GetReference(memory.GetSpan(address, 1)));
 
     [TestMethod]
@@ -63,14 +66,78 @@ public sealed unsafe class ProxyRulesTests
     }
 
     [TestMethod]
-    public void Only_MMAP_with_shared_memory_and_SHARED_PAGES_are_served()
+    public void MMAP_with_shared_memory_SHARED_PAGES_and_VIRTIO_OBJECT_are_served()
     {
         Assert.IsTrue(ProxySession.MemoryServed(Constants.V4L2_MEMORY_MMAP, sharedMemory: true));
         Assert.IsFalse(ProxySession.MemoryServed(Constants.V4L2_MEMORY_MMAP, sharedMemory: false), "without region 0 the guest would map garbage");
         Assert.IsTrue(ProxySession.MemoryServed(Constants.V4L2_MEMORY_USERPTR, sharedMemory: false));
-        Assert.IsFalse(ProxySession.MemoryServed(Constants.V4L2_MEMORY_DMABUF, sharedMemory: true), "a host dma-buf fd cannot reach the guest");
+        Assert.IsTrue(ProxySession.MemoryServed(Constants.V4L2_MEMORY_DMABUF, sharedMemory: false), "virtio objects reach the host as USERPTR memory");
         Assert.IsFalse(ProxySession.MemoryServed(Constants.V4L2_MEMORY_OVERLAY, sharedMemory: true));
         Assert.IsFalse(ProxySession.MemoryServed(0, sharedMemory: true));
+        Assert.AreEqual((uint)Constants.V4L2_MEMORY_USERPTR, ProxyQueue.HostMemoryOf(Constants.V4L2_MEMORY_DMABUF), "the host never sees a guest DMABUF queue");
+        Assert.AreEqual((uint)Constants.V4L2_MEMORY_MMAP, ProxyQueue.HostMemoryOf(Constants.V4L2_MEMORY_MMAP));
+        Assert.AreEqual((uint)Constants.V4L2_MEMORY_USERPTR, ProxyQueue.HostMemoryOf(Constants.V4L2_MEMORY_USERPTR));
+    }
+
+    [TestMethod]
+    public void DMABUF_is_announced_exactly_when_the_host_takes_USERPTR_and_MMAP_only_with_region_0()
+    {
+        const uint Mmap = Constants.V4L2_BUF_CAP_SUPPORTS_MMAP, UserPtr = Constants.V4L2_BUF_CAP_SUPPORTS_USERPTR, DmaBuf = Constants.V4L2_BUF_CAP_SUPPORTS_DMABUF;
+        const uint Orphaned = Constants.V4L2_BUF_CAP_SUPPORTS_ORPHANED_BUFS, Requests = Constants.V4L2_BUF_CAP_SUPPORTS_REQUESTS;
+        // vivid's answer: every memory type, orphaned buffers, requests.
+        Assert.AreEqual(Mmap | UserPtr | DmaBuf | Orphaned, ProxySession.ServedCapabilities(Mmap | UserPtr | DmaBuf | Orphaned | Requests, sharedMemory: true));
+        Assert.AreEqual(UserPtr | DmaBuf | Orphaned, ProxySession.ServedCapabilities(Mmap | UserPtr | DmaBuf | Orphaned, sharedMemory: false));
+        // A host that imports dma-bufs but takes no USERPTR (many codecs): its DMABUF cannot serve region 0 memory.
+        Assert.AreEqual(Mmap, ProxySession.ServedCapabilities(Mmap | DmaBuf, sharedMemory: true));
+        // A host without DMABUF but with USERPTR: virtio objects are served all the same.
+        Assert.AreEqual(Mmap | UserPtr | DmaBuf, ProxySession.ServedCapabilities(Mmap | UserPtr, sharedMemory: true));
+    }
+
+    [TestMethod]
+    public void EXPBUF_takes_the_flags_videobuf2_takes()
+    {
+        const uint O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CLOEXEC = 0x80000, O_CREAT = 0x40, O_NONBLOCK = 0x800;
+        foreach (var flags in new[] { O_RDONLY, O_WRONLY, O_RDWR, O_CLOEXEC, O_RDWR | O_CLOEXEC, 3u })
+        {
+            Assert.IsTrue(ProxySession.ExportFlagsValid(flags), $"flags 0x{flags:x}");
+        }
+        foreach (var flags in new[] { O_CREAT, O_NONBLOCK, O_RDWR | O_NONBLOCK, 0x8000_0000u })
+        {
+            Assert.IsFalse(ProxySession.ExportFlagsValid(flags), $"flags 0x{flags:x}");
+        }
+    }
+
+    [TestMethod]
+    public async Task A_VIRTIO_OBJECT_is_taken_only_when_exported_and_as_long_as_the_hosts_plane_and_held_past_its_withdrawal()
+    {
+        await using var rig = CameraTests.Rig.Start();
+        await rig.Driver.OpenSessionAsync();
+        Assert.IsTrue(rig.Device.TryGetSession(1, out var owner));
+        var allocator = rig.Device.Mmap;
+        var buffer = allocator.Allocate(owner, 3 * Page) ?? throw new AssertFailedException("no room in region 0");
+        var objects = rig.Device.Objects;
+
+        Assert.AreEqual(Constants.EINVAL, ProxySession.ResolveObject(objects, Guid.NewGuid(), (uint)Page, out _), "a UUID never exported");
+        Assert.IsTrue(objects.TryExport(buffer, out var uuid));
+        Assert.AreEqual(Constants.EINVAL, ProxySession.ResolveObject(objects, Guid.Empty, (uint)Page, out _), "the nil UUID");
+        Assert.AreEqual(Constants.EINVAL, ProxySession.ResolveObject(objects, uuid, (uint)(3 * Page + 1), out _), "an object shorter than the host's plane");
+        Assert.AreEqual(Constants.EINVAL, ProxySession.ResolveObject(objects, uuid, 0, out _), "a host plane of no bytes");
+        Assert.AreEqual(0, ProxySession.ResolveObject(objects, uuid, (uint)(3 * Page), out var found));
+        Assert.AreSame(buffer, found.Buffer);
+
+        // The hold keeps the range from being given to another buffer after the export is withdrawn and the owner lets go.
+        var hold = found.TryHold() ?? throw new AssertFailedException("no hold on a live object");
+        var free = allocator.FreeBytes;
+        Assert.IsTrue(objects.Remove(uuid));
+        allocator.Release(buffer);
+        Assert.AreEqual(Constants.EINVAL, ProxySession.ResolveObject(objects, uuid, (uint)Page, out _), "a withdrawn UUID");
+        Assert.AreEqual(free, allocator.FreeBytes, "the held range was freed");
+        Assert.IsTrue(buffer.TryGetSpan(out var span) && span.Length == (int)(3 * Page));
+        hold.Dispose();
+        hold.Dispose();
+        Assert.AreEqual(free + 3 * Page, allocator.FreeBytes, "the last reference, the hold, did not free the range");
+        Assert.IsFalse(buffer.TryGetSpan(out _));
+        Assert.IsNull(found.TryHold(), "a hold on freed memory");
     }
 
     [TestMethod]
