@@ -141,6 +141,34 @@ public sealed class ProxyRulesTests
     }
 
     [TestMethod]
+    public void A_node_that_cannot_export_answers_the_errno_that_keeps_the_copy_path_and_no_descriptor()
+    {
+        // /dev/null takes no V4L2 ioctl: ENOTTY, as a driver without VIDIOC_EXPBUF answers.
+        using var node = HostNode.Open("/dev/null");
+        Assert.AreEqual(Constants.ENOTTY, node.Export(Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE, 0, 0, out var fd));
+        Assert.AreEqual(-1, fd);
+        HostNode.CloseDescriptor(fd); // nothing to close, nothing closed
+    }
+
+    [TestMethod]
+    public void Statistics_count_frames_and_copies_per_path_and_sum_them_per_memory_type()
+    {
+        var statistics = new ProxyStatistics();
+        statistics.CountFrame(ProxyMemoryPath.MmapZeroCopy, 0);
+        statistics.CountFrame(ProxyMemoryPath.MmapZeroCopy, 0);
+        statistics.CountFrame(ProxyMemoryPath.MmapCopy, 2);
+        statistics.CountFrame(ProxyMemoryPath.SharedPagesBounce, 1);
+        statistics.CountFrame(ProxyMemoryPath.VirtioObject, 0);
+        Assert.AreEqual((2L, 0L, 0.0), (statistics.Frames(ProxyMemoryPath.MmapZeroCopy), statistics.Copies(ProxyMemoryPath.MmapZeroCopy), statistics.CopiesPerFrame(ProxyMemoryPath.MmapZeroCopy)));
+        Assert.AreEqual(2.0, statistics.CopiesPerFrame(ProxyMemoryPath.MmapCopy));
+        Assert.AreEqual((3L, 2L), (statistics.MmapFrames, statistics.MmapCopies));
+        Assert.AreEqual((1L, 1L), (statistics.SharedPagesFrames, statistics.SharedPagesCopies));
+        Assert.AreEqual(0.0, statistics.CopiesPerFrame(ProxyMemoryPath.SharedPagesDirect), "a path without frames");
+        Assert.AreEqual(1L, statistics.Frames(ProxyMemoryPath.VirtioObject));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => statistics.Frames((ProxyMemoryPath)99));
+    }
+
+    [TestMethod]
     public void A_file_that_is_not_a_V4L2_node_is_refused_with_the_kernels_answer()
     {
         // /dev/null answers VIDIOC_QUERYCAP with ENOTTY, as any non-V4L2 file does.
