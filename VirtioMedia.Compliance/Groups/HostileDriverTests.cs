@@ -23,6 +23,7 @@ internal static class HostileDriverTests
         new(Group, "test unknown sessions", false, UnknownSessionsAsync) { Raw = true },
         new(Group, "test absurd counts", false, AbsurdCountsAsync) { Raw = true },
         new(Group, "test chains without room for an answer", false, NoRoomAsync) { Raw = true },
+        new(Group, "test bad buffer references", false, BadBufferReferencesAsync) { Raw = true },
     ];
 
     private static async Task ExpectErrnoAsync(ComplianceContext context, byte[] request, int writable, string what)
@@ -120,5 +121,90 @@ internal static class HostileDriverTests
             context.Check(answer.Length <= room, $"the device wrote {answer.Length} bytes into {room} writable bytes", "virtio: the used length never exceeds the writable bytes");
         }
         await AliveAsync(context).ConfigureAwait(false);
+    }
+
+    // Buffer ioctls naming what the device never gave out: indexes past the queue, other memory types or buffer
+    // types, plane counts the queue does not have, SHARED_PAGES whose SG entries point outside guest memory or do
+    // not cover the buffer. A device that forwards buffers (a proxy) must refuse each before it reaches anything.
+    private static async Task BadBufferReferencesAsync(ComplianceContext context)
+    {
+        var type = context.Node.BufferType;
+        var mplane = Probes.IsMultiPlanar(type);
+        var session = await context.Raw.OpenAsync(context).ConfigureAwait(false);
+        var granted = await RequestBuffersAsync(context, session, V4L2_MEMORY_MMAP, 2).ConfigureAwait(false);
+        if (granted > 0)
+        {
+            var planes = mplane ? 1u : 0u;
+            var probes = new (string Name, v4l2_buffer Buffer)[]
+            {
+                ($"a VIDIOC_QBUF of index {granted} of {granted} buffers", new v4l2_buffer { index = granted, type = type, memory = V4L2_MEMORY_MMAP, length = planes }),
+                ("a VIDIOC_QBUF of index 2^32 - 1", new v4l2_buffer { index = uint.MaxValue, type = type, memory = V4L2_MEMORY_MMAP, length = planes }),
+                ("a VIDIOC_QBUF naming USERPTR on an MMAP queue", new v4l2_buffer { type = type, memory = V4L2_MEMORY_USERPTR, length = planes }),
+                ("a VIDIOC_QBUF of memory type 99", new v4l2_buffer { type = type, memory = 99, length = planes }),
+                ("a VIDIOC_QBUF of buffer type 99", new v4l2_buffer { type = 99, memory = V4L2_MEMORY_MMAP, length = planes }),
+            };
+            foreach (var (name, buffer) in probes)
+            {
+                await ExpectErrnoAsync(context, RawCommandChannel.Ioctl(session, Ioctls.VIDIOC_QBUF, buffer), 512, name).ConfigureAwait(false);
+            }
+            await ExpectErrnoAsync(context, RawCommandChannel.Ioctl(session, Ioctls.VIDIOC_QUERYBUF, new v4l2_buffer { index = granted, type = type, memory = V4L2_MEMORY_MMAP, length = planes }), 512,
+                $"a VIDIOC_QUERYBUF of index {granted} of {granted} buffers").ConfigureAwait(false);
+            if (mplane)
+            {
+                foreach (var count in new uint[] { 0, VIDEO_MAX_PLANES + 1 })
+                {
+                    var buffer = new v4l2_buffer { type = type, memory = V4L2_MEMORY_MMAP, length = count };
+                    await ExpectErrnoAsync(context, WithPlanes(session, buffer, count), 1024, $"a multi-planar VIDIOC_QBUF of {count} planes").ConfigureAwait(false);
+                }
+            }
+            await RequestBuffersAsync(context, session, V4L2_MEMORY_MMAP, 0).ConfigureAwait(false);
+        }
+        if (!mplane && await RequestBuffersAsync(context, session, V4L2_MEMORY_USERPTR, 1).ConfigureAwait(false) > 0)
+        {
+            const uint length = 64 * 1024;
+            var outside = new virtio_media_sg_entry { start = 0xFFFF_FFFF_0000_0000, len = length };
+            var empty = new virtio_media_sg_entry { start = 0, len = 0 };
+            var probes = new (string Name, virtio_media_sg_entry[] Entries)[]
+            {
+                ("a SHARED_PAGES VIDIOC_QBUF whose SG entry lies outside guest memory", [outside]),
+                ("a SHARED_PAGES VIDIOC_QBUF without SG entries", []),
+                ("a SHARED_PAGES VIDIOC_QBUF of 64 empty SG entries", [.. System.Linq.Enumerable.Repeat(empty, 64)]),
+            };
+            foreach (var (name, entries) in probes)
+            {
+                var buffer = new v4l2_buffer { type = type, memory = V4L2_MEMORY_USERPTR, length = length, m = { userptr = 0x1000 } };
+                await ExpectErrnoAsync(context, WithSgEntries(RawCommandChannel.Ioctl(session, Ioctls.VIDIOC_QBUF, buffer), entries), 512, name).ConfigureAwait(false);
+            }
+            await RequestBuffersAsync(context, session, V4L2_MEMORY_USERPTR, 0).ConfigureAwait(false);
+        }
+        await context.Raw.SendAsync(RawCommandChannel.Close(session), 8, context.Token).ConfigureAwait(false);
+        await AliveAsync(context).ConfigureAwait(false);
+    }
+
+    // REQBUFS on a raw session: the count granted, 0 when the device refuses (a memory type it does not serve).
+    private static async Task<uint> RequestBuffersAsync(ComplianceContext context, uint session, uint memory, uint count)
+    {
+        var header = Unsafe.SizeOf<virtio_media_resp_header>();
+        var answer = await context.Raw.SendAsync(RawCommandChannel.Ioctl(session, Ioctls.VIDIOC_REQBUFS, new v4l2_requestbuffers { type = context.Node.BufferType, memory = memory, count = count }),
+            header + Unsafe.SizeOf<v4l2_requestbuffers>(), context.Token).ConfigureAwait(false);
+        return RawCommandChannel.Status(answer) == 0 && answer.Length >= header + Unsafe.SizeOf<v4l2_requestbuffers>()
+            ? System.Runtime.InteropServices.MemoryMarshal.Read<v4l2_requestbuffers>(answer.AsSpan(header)).count
+            : 0;
+    }
+
+    // A multi-planar buffer ioctl carries its plane array after the payload.
+    private static byte[] WithPlanes(uint session, v4l2_buffer buffer, uint count)
+    {
+        var command = RawCommandChannel.Ioctl(session, Ioctls.VIDIOC_QBUF, buffer);
+        var planes = new byte[Unsafe.SizeOf<v4l2_plane>() * (int)Math.Min(count, VIDEO_MAX_PLANES)];
+        return [.. command, .. planes];
+    }
+
+    private static byte[] WithSgEntries(byte[] command, virtio_media_sg_entry[] entries)
+    {
+        var bytes = new byte[command.Length + (entries.Length * Unsafe.SizeOf<virtio_media_sg_entry>())];
+        command.CopyTo(bytes, 0);
+        System.Runtime.InteropServices.MemoryMarshal.AsBytes(entries.AsSpan()).CopyTo(bytes.AsSpan(command.Length));
+        return bytes;
     }
 }

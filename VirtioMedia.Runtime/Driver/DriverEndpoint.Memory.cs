@@ -37,11 +37,28 @@ public sealed partial class DriverEndpoint
     }
 
     /// <summary>Allocates a SHARED_PAGES buffer of <paramref name="length"/> bytes in driver memory, one SG entry per page.</summary>
-    public SharedPagesBuffer AllocateSharedPages(uint length)
+    public SharedPagesBuffer AllocateSharedPages(uint length) => AllocateSharedPages(length, SharedPagesLayout.Scattered);
+
+    /// <summary>Allocates a SHARED_PAGES buffer of <paramref name="length"/> bytes in driver memory, laid out as
+    /// <paramref name="layout"/> says.</summary>
+    public SharedPagesBuffer AllocateSharedPages(uint length, SharedPagesLayout layout)
     {
         if (length == 0)
         {
             throw new ArgumentOutOfRangeException(nameof(length));
+        }
+        if (layout == SharedPagesLayout.Contiguous)
+        {
+            var size = SharedPagesBuffer.RoundUpToPages(length);
+            if (size < length || !_heap.TryAllocate(size, out var run))
+            {
+                throw new InvalidOperationException($"driver memory has no free run of {length} bytes");
+            }
+            return new SharedPagesBuffer(_transport.Memory, _heap, [new virtio_media_sg_entry { start = run, len = length }], length);
+        }
+        if (layout != SharedPagesLayout.Scattered)
+        {
+            throw new ArgumentOutOfRangeException(nameof(layout), layout, "not a SharedPagesLayout");
         }
         var pages = (int)((length + SharedPagesBuffer.PageSize - 1) / SharedPagesBuffer.PageSize);
         var entries = new virtio_media_sg_entry[pages];

@@ -69,7 +69,10 @@ public sealed class SharedPagesBuffer : IDisposable
         _disposed = true;
         foreach (var entry in _entries)
         {
-            _heap.Free(entry.start, PageSize);
+            // A page per entry when scattered, the whole run when contiguous: what was allocated for it.
+            _heap.Free(entry.start, RoundUpToPages(entry.len));
         }
     }
+
+    internal static uint RoundUpToPages(uint length) => (length + PageSize - 1) & ~(uint)(PageSize - 1);
 }

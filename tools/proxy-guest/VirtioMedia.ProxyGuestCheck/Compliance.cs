@@ -13,7 +13,7 @@ internal static class Compliance
     {
         var proxy = new V4l2Proxy(path);
         var target = ComplianceTarget.InProcess(proxy.Config, proxy.CreateHandler);
-        var report = await ComplianceSuite.RunAsync(target, new ComplianceOptions { Streaming = streaming, HostileDriver = false, StreamFrames = 10 });
+        var report = await ComplianceSuite.RunAsync(target, new ComplianceOptions { Streaming = streaming, HostileDriver = true, StreamFrames = 10 });
         foreach (var test in report.Tests)
         {
             Console.WriteLine($"@@compliance {label} {test.Group} | {test.Name}: {test.StatusText}{(test.Failure is null ? "" : " | " + test.Failure.ReplaceLineEndings(" "))}");
