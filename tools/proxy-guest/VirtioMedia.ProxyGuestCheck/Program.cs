@@ -23,7 +23,7 @@ internal static class Program
             Console.WriteLine($"proxy check on .NET {Environment.Version}");
             return 0;
         }
-        string? capture = null, output = null;
+        string? capture = null, output = null, loopCapture = null, loopOutput = null;
         var frames = 30;
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
@@ -31,6 +31,8 @@ internal static class Program
             {
                 case "--capture": capture = args[i + 1]; break;
                 case "--output": output = args[i + 1]; break;
+                case "--loop-capture": loopCapture = args[i + 1]; break;
+                case "--loop-output": loopOutput = args[i + 1]; break;
                 case "--frames": frames = int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture); break;
                 default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
             }
@@ -60,6 +62,10 @@ internal static class Program
             await session.CloseAsync();
             return request.Status == Constants.EINVAL ? "REQBUFS(DMABUF) answers EINVAL" : throw new InvalidOperationException($"REQBUFS(DMABUF) answered {request.Status}");
         });
+        if (loopCapture is not null && loopOutput is not null)
+        {
+            await OutputLoopback(loopCapture, loopOutput);
+        }
         await Step("unplug", () => Unplug(capture));
         Console.WriteLine($"@@summary failures={_failures}");
         return _failures == 0 ? 0 : 1;
@@ -94,6 +100,57 @@ internal static class Program
                     throw new InvalidOperationException($"frames differ from vivid's own ({result}, first frame equal: {result.First.AsSpan().SequenceEqual(direct.First)})");
                 }
                 return $"{result.Frames} frames byte-identical to vivid read directly; {copies:F2} copies/frame";
+            });
+        }
+    }
+
+    // Output frames, checked on the capture side of vivid's video loop: sent directly they are the anchor; sent through
+    // the proxy with each memory path they must be captured byte for byte the same.
+    private static async Task OutputLoopback(string capture, string output)
+    {
+        v4l2_format format = default;
+        byte[]? anchor = null;
+        await Step("loopback-direct", async () =>
+        {
+            format = Loopback.Prepare(capture, output);
+            var size = format.fmt.pix.sizeimage;
+            var first = await Loopback.CaptureWhileAsync(capture, format, (flowing, stop) => Task.Run(() => Loopback.FeedDirect(output, format, Loopback.Pattern(size, 1), flowing, stop)));
+            var second = await Loopback.CaptureWhileAsync(capture, format, (flowing, stop) => Task.Run(() => Loopback.FeedDirect(output, format, Loopback.Pattern(size, 2), flowing, stop)));
+            if (first.First is null || second.First is null || first.Unstable != 0 || second.Unstable != 0)
+            {
+                throw new InvalidOperationException($"the looped frames are not stable (pattern 1: {first}; pattern 2: {second})");
+            }
+            if (first.First.AsSpan().SequenceEqual(second.First))
+            {
+                throw new InvalidOperationException("two output patterns were captured the same: the capture does not show the output");
+            }
+            anchor = first.First;
+            return $"{format.fmt.pix.width}x{format.fmt.pix.height} field {format.fmt.pix.field}: each of two patterns captured stable over {first.Frames} frames, the two different";
+        });
+        if (anchor is null)
+        {
+            return;
+        }
+        foreach (var (memory, layout, name) in new[]
+        {
+            (Constants.V4L2_MEMORY_MMAP, SharedPagesLayout.Scattered, "mmap"),
+            (Constants.V4L2_MEMORY_USERPTR, SharedPagesLayout.Scattered, "shared-pages"),
+            (Constants.V4L2_MEMORY_USERPTR, SharedPagesLayout.Contiguous, "shared-pages-contiguous"),
+        })
+        {
+            await Step($"loopback-proxy-{name}", async () =>
+            {
+                await using var node = ProxiedNode.Start(output);
+                var pattern = Loopback.Pattern(format.fmt.pix.sizeimage, 1);
+                var result = await Loopback.CaptureWhileAsync(capture, format, (flowing, stop) => Loopback.FeedProxiedAsync(node, memory, layout, format, pattern, flowing, stop));
+                var statistics = node.Proxy.Statistics;
+                var copies = memory == Constants.V4L2_MEMORY_MMAP ? $"{statistics.MmapCopies} copies over {statistics.MmapFrames} counted frames" : $"{statistics.SharedPagesCopies} copies over {statistics.SharedPagesFrames} counted frames";
+                Console.WriteLine($"@@bench loopback-proxy-{name} {result} {copies.Replace(' ', '_')}");
+                if (result.First is null || result.Unstable != 0 || !result.First.AsSpan().SequenceEqual(anchor))
+                {
+                    throw new InvalidOperationException($"the captured loop differs from the output sent directly ({result}, first frame equal: {result.First?.AsSpan().SequenceEqual(anchor)})");
+                }
+                return $"{result.Frames} looped frames byte-identical to the same pattern sent directly; {copies}";
             });
         }
     }
