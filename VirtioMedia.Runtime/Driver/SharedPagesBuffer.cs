@@ -49,6 +49,26 @@ public sealed class SharedPagesBuffer : IDisposable
         }
     }
 
+    /// <summary>Copies <paramref name="source"/> in, in buffer order (an output frame); the rest of the buffer is left as it is.</summary>
+    public void CopyFrom(ReadOnlySpan<byte> source)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (source.Length > Length)
+        {
+            throw new ArgumentException($"{source.Length} bytes do not fit in a buffer of {Length}", nameof(source));
+        }
+        foreach (var entry in _entries)
+        {
+            if (source.IsEmpty)
+            {
+                return;
+            }
+            var part = source[..Math.Min(source.Length, (int)entry.len)];
+            part.CopyTo(_memory.GetSpan(entry.start, (ulong)part.Length));
+            source = source[part.Length..];
+        }
+    }
+
     /// <summary>Fills the buffer with <paramref name="value"/>.</summary>
     public void Fill(byte value)
     {

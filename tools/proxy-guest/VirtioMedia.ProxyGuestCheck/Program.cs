@@ -23,7 +23,7 @@ internal static class Program
             Console.WriteLine($"proxy check on .NET {Environment.Version}");
             return 0;
         }
-        string? capture = null, output = null;
+        string? capture = null, output = null, loopCapture = null, loopOutput = null;
         var frames = 30;
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
@@ -31,6 +31,8 @@ internal static class Program
             {
                 case "--capture": capture = args[i + 1]; break;
                 case "--output": output = args[i + 1]; break;
+                case "--loop-capture": loopCapture = args[i + 1]; break;
+                case "--loop-output": loopOutput = args[i + 1]; break;
                 case "--frames": frames = int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture); break;
                 default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
             }
@@ -57,6 +59,10 @@ internal static class Program
             await using var node = ProxiedNode.Start(capture);
             return await node.ExportChecksAsync();
         });
+        if (loopCapture is not null && loopOutput is not null)
+        {
+            await OutputLoopback(loopCapture, loopOutput);
+        }
         await Step("unplug", () => Unplug(capture));
         Console.WriteLine($"@@summary failures={_failures}");
         return _failures == 0 ? 0 : 1;
@@ -90,7 +96,7 @@ internal static class Program
                 }
                 // Every frame must have taken the path the variant is for, at its cost: 0 copies in place, 1 per plane copied.
                 var wanted = expected ?? path;
-                if (path != wanted || statistics.Frames(wanted) < result.Frames || Math.Abs(copies - Cost(wanted)) > 1e-9)
+                if (path != wanted || statistics.Frames(wanted) < result.Frames || Math.Abs(copies - Cost(wanted)) > 1e-9 || (expected is not null && OtherFrames(statistics, wanted) != 0))
                 {
                     throw new InvalidOperationException($"expected every frame on {PathName(wanted)} at {Cost(wanted):F2} copies/frame, the proxy counted {Paths(statistics)}");
                 }
@@ -140,6 +146,17 @@ internal static class Program
         _ => "virtio-object",
     };
 
+    // Frames counted on any other path than the one expected.
+    private static long OtherFrames(ProxyStatistics statistics, ProxyMemoryPath expected)
+    {
+        long frames = 0;
+        foreach (var path in Enum.GetValues<ProxyMemoryPath>())
+        {
+            frames += path == expected ? 0 : statistics.Frames(path);
+        }
+        return frames;
+    }
+
     // Every path that moved frames, "name:frames:copies", comma-separated.
     private static string Paths(ProxyStatistics statistics)
     {
@@ -152,6 +169,65 @@ internal static class Program
             }
         }
         return parts.Count == 0 ? "none" : string.Join(',', parts);
+    }
+
+    // Output frames, checked on the capture side of vivid's video loop: sent directly they are the anchor; sent through
+    // the proxy with each memory path they must be captured byte for byte the same.
+    private static async Task OutputLoopback(string capture, string output)
+    {
+        v4l2_format format = default;
+        byte[]? anchor = null;
+        await Step("loopback-direct", async () =>
+        {
+            format = Loopback.Prepare(capture, output);
+            var size = format.fmt.pix.sizeimage;
+            var first = await Loopback.CaptureWhileAsync(capture, format, (flowing, stop) => Task.Run(() => Loopback.FeedDirect(output, format, Loopback.Pattern(size, 1), flowing, stop)));
+            var second = await Loopback.CaptureWhileAsync(capture, format, (flowing, stop) => Task.Run(() => Loopback.FeedDirect(output, format, Loopback.Pattern(size, 2), flowing, stop)));
+            if (first.First is null || second.First is null || first.Unstable != 0 || second.Unstable != 0)
+            {
+                throw new InvalidOperationException($"the looped frames are not stable (pattern 1: {first}; pattern 2: {second})");
+            }
+            if (first.First.AsSpan().SequenceEqual(second.First))
+            {
+                throw new InvalidOperationException("two output patterns were captured the same: the capture does not show the output");
+            }
+            anchor = first.First;
+            return $"{format.fmt.pix.width}x{format.fmt.pix.height} field {format.fmt.pix.field}: each of two patterns captured stable over {first.Frames} frames, the two different";
+        });
+        if (anchor is null)
+        {
+            return;
+        }
+        // Each with the path every output frame must take: MMAP in place (the twin is vivid's dma-buf) or copied at
+        // QBUF; scattered SHARED_PAGES bounced; one contiguous run of guest memory handed over in place.
+        foreach (var (memory, layout, name, zeroCopy, expected) in new[]
+        {
+            (Constants.V4L2_MEMORY_MMAP, SharedPagesLayout.Scattered, "mmap", true, ProxyMemoryPath.MmapZeroCopy),
+            (Constants.V4L2_MEMORY_MMAP, SharedPagesLayout.Scattered, "mmap-copy", false, ProxyMemoryPath.MmapCopy),
+            (Constants.V4L2_MEMORY_USERPTR, SharedPagesLayout.Scattered, "shared-pages", true, ProxyMemoryPath.SharedPagesBounce),
+            (Constants.V4L2_MEMORY_USERPTR, SharedPagesLayout.Contiguous, "shared-pages-contiguous", true, ProxyMemoryPath.SharedPagesDirect),
+        })
+        {
+            await Step($"loopback-proxy-{name}", async () =>
+            {
+                await using var node = ProxiedNode.Start(output, zeroCopy);
+                var pattern = Loopback.Pattern(format.fmt.pix.sizeimage, 1);
+                var result = await Loopback.CaptureWhileAsync(capture, format, (flowing, stop) => Loopback.FeedProxiedAsync(node, memory, layout, format, pattern, flowing, stop));
+                var statistics = node.Proxy.Statistics;
+                var (path, copies) = PathTaken(statistics, memory);
+                Console.WriteLine($"@@bench loopback-proxy-{name} {result} path={PathName(path)} copies_per_frame={copies:F2} paths={Paths(statistics)}");
+                if (result.First is null || result.Unstable != 0 || !result.First.AsSpan().SequenceEqual(anchor))
+                {
+                    throw new InvalidOperationException($"the captured loop differs from the output sent directly ({result}, first frame equal: {result.First?.AsSpan().SequenceEqual(anchor)})");
+                }
+                // Output frames are counted at QBUF, so their number is the frames sent, not the frames captured.
+                if (path != expected || statistics.Frames(expected) == 0 || Math.Abs(copies - Cost(expected)) > 1e-9 || OtherFrames(statistics, expected) != 0)
+                {
+                    throw new InvalidOperationException($"expected every output frame on {PathName(expected)} at {Cost(expected):F2} copies/frame, the proxy counted {Paths(statistics)}");
+                }
+                return $"{result.Frames} looped frames byte-identical to the same pattern sent directly; path {PathName(path)}, {copies:F2} copies/frame";
+            });
+        }
     }
 
     // vivid's "Disconnect" button unregisters its nodes as a USB disconnect would: the streaming session must get an

@@ -67,11 +67,15 @@ internal static class Vivid
     }
 
     /// <summary>Captures <paramref name="frames"/> MMAP frames straight from the node; keeps the last one.</summary>
-    public static unsafe CaptureResult Capture(string path, uint width, uint height, int frames)
+    public static CaptureResult Capture(string path, uint width, uint height, int frames) => Capture(path, Formats.Request(width, height), frames);
+
+    /// <summary>Captures <paramref name="frames"/> MMAP frames straight from the node in <paramref name="format"/>, or in
+    /// the node's current format when null; keeps the last one.</summary>
+    public static unsafe CaptureResult Capture(string path, v4l2_format? requested, int frames)
     {
         using var node = HostNode.Open(path);
-        var format = Formats.Request(width, height);
-        Check(node.Ioctl(Ioctls.VIDIOC_S_FMT.Descriptor.Request, ref format), "S_FMT");
+        var format = requested ?? new v4l2_format { type = Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE };
+        Check(node.Ioctl(requested is null ? Ioctls.VIDIOC_G_FMT.Descriptor.Request : Ioctls.VIDIOC_S_FMT.Descriptor.Request, ref format), "S_FMT");
         var parm = Formats.FastestInterval();
         node.Ioctl(Ioctls.VIDIOC_S_PARM.Descriptor.Request, ref parm);
         const uint Count = 4;
@@ -111,7 +115,7 @@ internal static class Vivid
         return result;
     }
 
-    private static void Check(int status, string what)
+    public static void Check(int status, string what)
     {
         if (status != 0)
         {
