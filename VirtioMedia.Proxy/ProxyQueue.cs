@@ -65,6 +65,32 @@ internal sealed unsafe class ProxyBuffer
     /// <summary>The virtio object each plane was last queued with, held until another replaces it or the buffer goes.</summary>
     public VirtioObjectHold?[] Objects { get; } = new VirtioObjectHold?[Constants.VIDEO_MAX_PLANES];
 
+    /// <summary>Objects a QBUF being served names in place of the held ones, until the host takes or refuses it.</summary>
+    public VirtioObjectHold?[] PendingObjects { get; } = new VirtioObjectHold?[Constants.VIDEO_MAX_PLANES];
+
+    /// <summary>After the host's answer to a QBUF or PREPARE_BUF: <paramref name="taken"/>, the new objects replace
+    /// the held ones (the host now uses them); otherwise they are let go and the held ones, still the host's, stay.</summary>
+    public void CommitObjects(bool taken)
+    {
+        for (var plane = 0; plane < Constants.VIDEO_MAX_PLANES; plane++)
+        {
+            if (PendingObjects[plane] is not { } pending)
+            {
+                continue;
+            }
+            PendingObjects[plane] = null;
+            if (taken)
+            {
+                Objects[plane]?.Dispose();
+                Objects[plane] = pending;
+            }
+            else
+            {
+                pending.Dispose();
+            }
+        }
+    }
+
     /// <summary>The guest's fd placeholder of each plane (VIRTIO_OBJECT), answered unchanged as the specification asks.</summary>
     public int[] GuestFd { get; } = new int[Constants.VIDEO_MAX_PLANES];
 
@@ -142,6 +168,8 @@ internal sealed unsafe class ProxyBuffer
             HostMap[plane] = IntPtr.Zero;
             Objects[plane]?.Dispose();
             Objects[plane] = null;
+            PendingObjects[plane]?.Dispose();
+            PendingObjects[plane] = null;
             GuestFd[plane] = 0;
             if (Shared[plane] is { } shared)
             {

@@ -272,6 +272,7 @@ public sealed partial class ProxySession
                         status = TakeObject(context, buffer, plane, out host, out var objectLength);
                         if (status != 0)
                         {
+                            buffer.CommitObjects(taken: false);
                             return status;
                         }
                         buffer.GuestFd[plane] = m.fd;
@@ -311,6 +312,7 @@ public sealed partial class ProxySession
             payload.memory = queue.HostMemory;
             status = BufferIoctl(request, ref payload, planes, queue.MultiPlanar, allPlanes: false);
             payload.memory = queue.Memory;
+            buffer.CommitObjects(status == 0);
             if (queue.Output && qbuf && status == 0)
             {
                 _proxy.Statistics.CountFrame(buffer.PathOf(queue.Memory), copies);
@@ -334,13 +336,13 @@ public sealed partial class ProxySession
         var held = buffer.Objects[plane];
         if (held is null || held.Buffer != found.Buffer)
         {
-            var hold = found.TryHold();
-            if (hold is null)
+            // Taken now, kept only once the host has the buffer (CommitObjects): a refused QBUF (the buffer already
+            // queued) leaves the host on the object it had, which must stay held.
+            held = buffer.PendingObjects[plane] = found.TryHold();
+            if (held is null)
             {
                 return Constants.EINVAL; // withdrawn and freed meanwhile
             }
-            held?.Dispose();
-            buffer.Objects[plane] = held = hold;
         }
         if (!held.Buffer.TryGetSpan(out var span))
         {

@@ -141,6 +141,46 @@ public sealed class ProxyRulesTests
     }
 
     [TestMethod]
+    public async Task A_refused_QBUF_keeps_the_object_the_host_still_has_and_lets_the_new_one_go()
+    {
+        await using var rig = CameraTests.Rig.Start();
+        await rig.Driver.OpenSessionAsync();
+        Assert.IsTrue(rig.Device.TryGetSession(1, out var owner));
+        var allocator = rig.Device.Mmap;
+        var first = allocator.Allocate(owner, Page)!;
+        var second = allocator.Allocate(owner, Page)!;
+        Assert.IsTrue(rig.Device.Objects.TryExport(first, out var firstUuid));
+        Assert.IsTrue(rig.Device.Objects.TryExport(second, out var secondUuid));
+        Assert.IsTrue(rig.Device.Objects.TryResolve(firstUuid, out var firstObject));
+        Assert.IsTrue(rig.Device.Objects.TryResolve(secondUuid, out var secondObject));
+        // The host has the first object; a QBUF names the second.
+        var proxied = new ProxyBuffer();
+        proxied.Objects[0] = firstObject.TryHold() ?? throw new AssertFailedException("no hold");
+        proxied.PendingObjects[0] = secondObject.TryHold() ?? throw new AssertFailedException("no hold");
+        // Both exports withdrawn and released by their owner: only the proxy's holds keep them.
+        foreach (var (uuid, buffer) in new[] { (firstUuid, first), (secondUuid, second) })
+        {
+            Assert.IsTrue(rig.Device.Objects.Remove(uuid));
+            allocator.Release(buffer);
+        }
+        Assert.AreEqual(2, allocator.LiveBuffers);
+
+        proxied.CommitObjects(taken: false);
+        Assert.AreEqual((1, true, false), (allocator.LiveBuffers, first.TryGetSpan(out _), second.TryGetSpan(out _)), "the refused object is not let go, or the host's one is");
+
+        var third = allocator.Allocate(owner, Page)!;
+        Assert.IsTrue(rig.Device.Objects.TryExport(third, out var thirdUuid));
+        Assert.IsTrue(rig.Device.Objects.TryResolve(thirdUuid, out var thirdObject));
+        proxied.PendingObjects[0] = thirdObject.TryHold();
+        proxied.CommitObjects(taken: true);
+        Assert.IsFalse(first.TryGetSpan(out _), "the object the host no longer has is still held");
+        Assert.AreSame(third, proxied.Objects[0]!.Buffer);
+        Assert.IsNull(proxied.PendingObjects[0]);
+        proxied.Release(allocator);
+        Assert.IsNull(proxied.Objects[0]);
+    }
+
+    [TestMethod]
     public void A_node_that_cannot_export_answers_the_errno_that_keeps_the_copy_path_and_no_descriptor()
     {
         // /dev/null takes no V4L2 ioctl: ENOTTY, as a driver without VIDIOC_EXPBUF answers.
