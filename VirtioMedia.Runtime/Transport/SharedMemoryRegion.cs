@@ -320,12 +320,8 @@ public sealed class SharedMemoryFileMapping : IDisposable
     private readonly SharedMemoryRegion _region;
     private int _disposed;
 
-    internal SharedMemoryFileMapping(SharedMemoryRegion region, ulong offset, ulong length)
-    {
-        _region = region;
-        Offset = offset;
-        Length = length;
-    }
+    internal SharedMemoryFileMapping(SharedMemoryRegion region, ulong offset, ulong length) =>
+        (_region, Offset, Length) = (region, offset, length);
 
     /// <summary>Where the file starts in the region.</summary>
     public ulong Offset { get; }

@@ -6,6 +6,7 @@ using System.Threading.Tasks;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using VirtioMedia.Abi;
 using VirtioMedia.Proxy;
+using VirtioMedia.Runtime.Device;
 using VirtioMedia.Runtime.Memory;
 using VirtioMedia.Tests.Samples;
 
@@ -110,9 +111,8 @@ public sealed class ProxyRulesTests
     [TestMethod]
     public async Task A_VIRTIO_OBJECT_is_taken_only_when_exported_and_as_long_as_the_hosts_plane_and_held_past_its_withdrawal()
     {
-        await using var rig = CameraTests.Rig.Start();
-        await rig.Driver.OpenSessionAsync();
-        Assert.IsTrue(rig.Device.TryGetSession(1, out var owner));
+        var (rig, owner) = await StartWithSessionAsync();
+        await using var disposeRig = rig;
         var allocator = rig.Device.Mmap;
         var buffer = allocator.Allocate(owner, 3 * Page) ?? throw new AssertFailedException("no room in region 0");
         var objects = rig.Device.Objects;
@@ -143,9 +143,8 @@ public sealed class ProxyRulesTests
     [TestMethod]
     public async Task A_refused_QBUF_keeps_the_object_the_host_still_has_and_lets_the_new_one_go()
     {
-        await using var rig = CameraTests.Rig.Start();
-        await rig.Driver.OpenSessionAsync();
-        Assert.IsTrue(rig.Device.TryGetSession(1, out var owner));
+        var (rig, owner) = await StartWithSessionAsync();
+        await using var disposeRig = rig;
         var allocator = rig.Device.Mmap;
         var first = allocator.Allocate(owner, Page)!;
         var second = allocator.Allocate(owner, Page)!;
@@ -206,6 +205,14 @@ public sealed class ProxyRulesTests
         Assert.AreEqual(0.0, statistics.CopiesPerFrame(ProxyMemoryPath.SharedPagesDirect), "a path without frames");
         Assert.AreEqual(1L, statistics.Frames(ProxyMemoryPath.VirtioObject));
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => statistics.Frames((ProxyMemoryPath)99));
+    }
+
+    // A device whose registry and region 0 hold real MMAP buffers, and the device side of its first session to own them.
+    private static async Task<(CameraTests.Rig Rig, DeviceSession Owner)> StartWithSessionAsync()
+    {
+        var rig = CameraTests.Rig.Start();
+        await rig.Driver.OpenSessionAsync();
+        return rig.Device.TryGetSession(1, out var owner) ? (rig, owner) : throw new AssertFailedException("no session 1");
     }
 
     [TestMethod]
