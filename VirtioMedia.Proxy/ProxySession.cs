@@ -52,12 +52,14 @@ public sealed partial class ProxySession : V4l2DeviceHandler<DeviceIoctlContext>
         _poller.Join(TimeSpan.FromSeconds(5));
         lock (_gate)
         {
+            // The node first: closing it ends its streams and unpins the USERPTR memory it holds (virtio objects, guest
+            // pages), which may be let go only then.
+            _node.Dispose();
             foreach (var queue in _queues.Values)
             {
                 queue.Release(Session.Endpoint.Mmap);
             }
             _queues.Clear();
-            _node.Dispose();
         }
     }
 
