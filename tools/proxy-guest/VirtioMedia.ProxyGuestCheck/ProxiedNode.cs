@@ -50,9 +50,9 @@ internal sealed class ProxiedNode : IAsyncDisposable
     public async Task<CaptureResult> CaptureAsync(uint memory, uint width, uint height, int frames, Func<DriverSession, Task>? whileStreaming = null)
     {
         var session = await Driver.OpenSessionAsync();
-        var maps = Array.Empty<MappedBuffer>();
         try
         {
+            var maps = Array.Empty<MappedBuffer>();
             var format = await session.VIDIOC_S_FMT(Formats.Request(width, height));
             Check(format.Status, "S_FMT");
             await session.VIDIOC_S_PARM(Formats.FastestInterval());
@@ -126,6 +126,13 @@ internal sealed class ProxiedNode : IAsyncDisposable
             }
             await session.VIDIOC_STREAMOFF((int)Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE);
             await session.VIDIOC_REQBUFS(new v4l2_requestbuffers { count = 0, type = Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE, memory = memory });
+            foreach (var map in maps)
+            {
+                if (map is not null)
+                {
+                    await Driver.UnmapAsync(map);
+                }
+            }
             foreach (var buffer in pages)
             {
                 buffer?.Dispose();
@@ -134,13 +141,6 @@ internal sealed class ProxiedNode : IAsyncDisposable
         }
         finally
         {
-            foreach (var map in maps)
-            {
-                if (map is not null)
-                {
-                    await Driver.UnmapAsync(map);
-                }
-            }
             await session.CloseAsync();
         }
     }
