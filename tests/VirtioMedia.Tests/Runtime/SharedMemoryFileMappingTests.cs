@@ -4,9 +4,11 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Microsoft.Win32.SafeHandles;
+using VirtioMedia.Abi;
 using VirtioMedia.Runtime.Memory;
 using VirtioMedia.Runtime.Transport;
 using VirtioMedia.Runtime.VhostUser;
+using VirtioMedia.Tests.Samples;
 
 namespace VirtioMedia.Tests.Runtime;
 
@@ -190,6 +192,36 @@ public sealed class SharedMemoryFileMappingTests
             Volatile.Write(ref stop, 1);
             reader.Wait();
         }
+    }
+
+    [TestMethod]
+    public async Task A_driver_mapping_of_an_MMAP_buffer_shows_the_file_mapped_over_it_in_place()
+    {
+        // The proxy's zero copy as the driver side sees it: the device's MMAP buffer, mapped by the driver with the
+        // MMAP command, then a file mapped over the buffer's range of the in-process transport's region 0.
+        await using var rig = CameraTests.Rig.Start();
+        var session = await rig.Driver.OpenSessionAsync();
+        var granted = await session.VIDIOC_REQBUFS(new v4l2_requestbuffers { count = 1, type = Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE, memory = Constants.V4L2_MEMORY_MMAP });
+        Assert.AreEqual(0, granted.Status);
+        var info = await session.VIDIOC_QUERYBUF(new v4l2_buffer { type = Constants.V4L2_BUF_TYPE_VIDEO_CAPTURE, memory = Constants.V4L2_MEMORY_MMAP });
+        var map = await session.MapAsync(info.Payload.m.offset, writable: true);
+        var length = (ulong)info.Payload.length;
+        using var file = MemoryFile.Create("dma-buf stand-in", length);
+        var handle = new SafeFileHandle(file.Descriptor.Value, ownsHandle: false);
+        var frame = Pattern((int)length, seed: 5);
+        RandomAccess.Write(handle, frame, 0);
+        Assert.IsTrue(rig.Transport.SharedMemory.CanMapFiles, "the in-process region 0 is this process's own mapping");
+
+        using (rig.Transport.SharedMemory.MapFile(file.Descriptor.Value, 0, info.Payload.m.offset, length))
+        {
+            CollectionAssert.AreEqual(frame, map.Span.ToArray(), "the driver's mapping does not show the file's pages");
+            map.Span[0] = 0xEE;
+            var first = new byte[1];
+            RandomAccess.Read(handle, first, 0);
+            Assert.AreEqual(0xEE, first[0], "a driver write did not reach the file");
+        }
+        Assert.IsTrue(map.Span.IndexOfAnyExcept((byte)0) < 0, "the driver's mapping does not read zeros after the release");
+        await rig.Driver.UnmapAsync(map);
     }
 
     private static byte[] Pattern(int length, int seed)
