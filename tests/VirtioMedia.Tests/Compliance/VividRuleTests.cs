@@ -107,53 +107,25 @@ public sealed class VividRuleTests
         AssertOk(report, ControlTestNames);
     }
 
+    // Each broken variant fails the test of the rule it breaks (a bitmask value is checked by G_CTRL and by
+    // G_EXT_CTRLS, so that one fails two), and only that.
     [TestMethod]
-    public async Task A_bitmask_value_with_a_bit_outside_its_maximum_fails()
+    [DataRow(VividControlFault.BitmaskValueOutsideMaximum, SimpleCtrl, "G_CTRL value 0x80002001, with bits outside the maximum 0x80402010",
+        ExtCtrls, "VIDIOC_G_EXT_CTRLS answered the value 0x80002001, with bits outside the maximum 0x80402010")]
+    [DataRow(VividControlFault.UnknownFlag, QueryExt, "control 0x0098f906 has unknown flags 0x10000", null, null)]
+    [DataRow(VividControlFault.DynamicArrayAboveDims, QueryExt, "control 0x0098f90d is a dynamic array of 101 elements, above dims[0] = 100", null, null)]
+    [DataRow(VividControlFault.QueryCtrlBitmaskMaximumDiffers, QueryCtrl, "disagree on the range or default of control 0x0098f906", null, null)]
+    [DataRow(VividControlFault.SkippedMenuItemAccepted, SimpleCtrl, "control 0x0098f904 to 2, an index QUERYMENU does not list, answered 0 (success), expected EINVAL", null, null)]
+    [DataRow(VividControlFault.TryRefusesMenuValues, ExtCtrls, "VIDIOC_TRY_EXT_CTRLS of control 0x0098f904 with its current value 3 answered ERANGE", null, null)]
+    public async Task A_variant_breaking_a_rule_fails_the_test_of_that_rule(VividControlFault fault, string test, string message, string? otherTest, string? otherMessage)
     {
-        var report = await RunControlsAsync(VividControlFault.BitmaskValueOutsideMaximum);
-        AssertFails(report, SimpleCtrl, "G_CTRL value 0x80002001, with bits outside the maximum 0x80402010");
-        AssertFails(report, ExtCtrls, "VIDIOC_G_EXT_CTRLS answered the value 0x80002001, with bits outside the maximum 0x80402010");
-        AssertOk(report, QueryExt, QueryCtrl);
-    }
-
-    [TestMethod]
-    public async Task A_flag_videodev2_h_does_not_define_still_fails()
-    {
-        var report = await RunControlsAsync(VividControlFault.UnknownFlag);
-        AssertFails(report, QueryExt, $"control 0x{VividControls.BitmaskId:x8} has unknown flags 0x10000");
-        AssertOk(report, QueryCtrl, SimpleCtrl, ExtCtrls);
-    }
-
-    [TestMethod]
-    public async Task A_dynamic_array_longer_than_its_dims_fails()
-    {
-        var report = await RunControlsAsync(VividControlFault.DynamicArrayAboveDims);
-        AssertFails(report, QueryExt, "is a dynamic array of 101 elements, above dims[0] = 100");
-        AssertOk(report, QueryCtrl, SimpleCtrl, ExtCtrls);
-    }
-
-    [TestMethod]
-    public async Task A_QUERYCTRL_bitmask_maximum_other_than_QUERY_EXT_CTRLs_fails()
-    {
-        var report = await RunControlsAsync(VividControlFault.QueryCtrlBitmaskMaximumDiffers);
-        AssertFails(report, QueryCtrl, $"disagree on the range or default of control 0x{VividControls.BitmaskId:x8}");
-        AssertOk(report, QueryExt, SimpleCtrl, ExtCtrls);
-    }
-
-    [TestMethod]
-    public async Task A_menu_that_accepts_its_skipped_item_fails()
-    {
-        var report = await RunControlsAsync(VividControlFault.SkippedMenuItemAccepted);
-        AssertFails(report, SimpleCtrl, "to 2, an index QUERYMENU does not list, answered 0 (success), expected EINVAL");
-        AssertOk(report, QueryExt, QueryCtrl, ExtCtrls);
-    }
-
-    [TestMethod]
-    public async Task A_menu_whose_current_value_TRY_EXT_CTRLS_refuses_fails()
-    {
-        var report = await RunControlsAsync(VividControlFault.TryRefusesMenuValues);
-        AssertFails(report, ExtCtrls, $"VIDIOC_TRY_EXT_CTRLS of control 0x{VividControls.MenuId:x8} with its current value 3 answered ERANGE");
-        AssertOk(report, QueryExt, QueryCtrl, SimpleCtrl);
+        var report = await RunControlsAsync(fault);
+        AssertFails(report, test, message);
+        if (otherTest is not null)
+        {
+            AssertFails(report, otherTest, otherMessage!);
+        }
+        AssertOk(report, ControlTestNames.Where(name => name != test && name != otherTest).ToArray());
     }
 
     // The suite's flag word is every V4L2_CTRL_FLAG_ the ABI headers define, the query flags aside.
