@@ -154,40 +154,80 @@ internal static class FormatTests
     private static async Task ParmAsync(ComplianceContext context)
     {
         const string source = Source + ", testParm";
+        const string typeSource = Source + ", testParmType";
         var session = await context.OpenAsync().ConfigureAwait(false);
         var type = context.Node.BufferType;
+        // has_frmintervals: a node that lists frame intervals must let them be read and set through G/S_PARM.
+        var hasIntervals = await ListsFrameIntervalsAsync(context, session).ConfigureAwait(false);
         var got = await session.VIDIOC_G_PARM(new v4l2_streamparm { type = type }, null, context.Token).ConfigureAwait(false);
-        if (got.Status == ENOTTY)
+        if (got.Status != 0)
         {
-            throw ComplianceContext.NotSupported("VIDIOC_G_PARM answers ENOTTY");
+            context.Check(!hasIntervals, $"VIDIOC_G_PARM answered {ErrnoNames.Of(got.Status)} although VIDIOC_ENUM_FRAMEINTERVALS lists intervals", typeSource + " (ret && has_frmintervals)");
+            if (got.Status == ENOTTY)
+            {
+                var set = await session.VIDIOC_S_PARM(new v4l2_streamparm { type = type }, null, context.Token).ConfigureAwait(false);
+                context.Expect(set.Status, ENOTTY, "VIDIOC_S_PARM of a node whose VIDIOC_G_PARM answers ENOTTY", typeSource);
+            }
+            // EINVAL: the node has no parameters for its buffer type, which testParmType reports as not supported.
+            context.Check(got.Status is ENOTTY or EINVAL, $"VIDIOC_G_PARM answered {ErrnoNames.Of(got.Status)}, expected success, EINVAL or ENOTTY", typeSource);
+            throw ComplianceContext.NotSupported($"VIDIOC_G_PARM answers {ErrnoNames.Of(got.Status)}");
         }
-        context.Expect(got.Status, 0, "VIDIOC_G_PARM", source);
         context.Check(got.Payload.type == type, "VIDIOC_G_PARM changed the type", source);
         var parm = got.Payload;
-        // Capture and output parameters share their layout: capability, mode, timeperframe, extendedmode, buffers.
-        var capture = parm.parm.capture;
-        context.Check((capture.capability & ~V4L2_CAP_TIMEPERFRAME) == 0, $"unknown capability bits 0x{capture.capability:x}", source + ", testParmStruct");
-        context.Check((capture.capturemode & ~V4L2_MODE_HIGHQUALITY) == 0, "unknown mode bits", source + ", testParmStruct");
-        context.Check(capture.readbuffers == 0 || (context.Node.DeviceCaps & V4L2_CAP_READWRITE) != 0, "readbuffers/writebuffers set without V4L2_CAP_READWRITE", source + ", testParmStruct");
-        Probes.CheckZero(context, Probes.Bytes(ref capture.reserved), "v4l2_captureparm.reserved", source + ", testParmStruct");
-        // A node that lists frame intervals lets them be set: it must answer V4L2_CAP_TIMEPERFRAME.
-        if ((capture.capability & V4L2_CAP_TIMEPERFRAME) == 0)
+        CheckParm(context, parm, "VIDIOC_G_PARM", hasIntervals);
+
+        // S_PARM: ENOTTY is accepted when the node lists no frame intervals (an output without frame rate control,
+        // such as vivid's, whose vidioc_s_parm serves capture nodes only); any other error fails.
+        var answer = await session.VIDIOC_S_PARM(parm, null, context.Token).ConfigureAwait(false);
+        context.Check(answer.Status == 0 || !hasIntervals, $"VIDIOC_S_PARM(G_PARM) answered {ErrnoNames.Of(answer.Status)} although VIDIOC_ENUM_FRAMEINTERVALS lists intervals", typeSource + " (ret && has_frmintervals)");
+        if (answer.Status != ENOTTY)
         {
-            context.Check(!await ListsFrameIntervalsAsync(context, session).ConfigureAwait(false),
-                "VIDIOC_ENUM_FRAMEINTERVALS lists intervals but VIDIOC_G_PARM answers no V4L2_CAP_TIMEPERFRAME", source + ", testParmStruct (has_frmintervals && !capability)");
-        }
-        if ((capture.capability & V4L2_CAP_TIMEPERFRAME) != 0)
-        {
-            context.Check(capture.timeperframe.numerator > 0 && capture.timeperframe.denominator > 0, "V4L2_CAP_TIMEPERFRAME with a zero timeperframe term", source + ", testParmStruct");
-            var set = await session.VIDIOC_S_PARM(parm, null, context.Token).ConfigureAwait(false);
-            context.Expect(set.Status, 0, "VIDIOC_S_PARM(G_PARM)", source);
-            context.Check(set.Payload.parm.capture.timeperframe.numerator > 0 && set.Payload.parm.capture.timeperframe.denominator > 0, "VIDIOC_S_PARM answered a zero timeperframe term", source);
+            context.Expect(answer.Status, 0, "VIDIOC_S_PARM(G_PARM)", typeSource);
+            context.Check(answer.Payload.type == type, "VIDIOC_S_PARM changed the type", typeSource);
+            CheckParm(context, answer.Payload, "VIDIOC_S_PARM", hasIntervals);
+            if ((answer.Payload.parm.capture.capability & V4L2_CAP_TIMEPERFRAME) == 0)
+            {
+                context.Warn("S_PARM is supported but doesn't report V4L2_CAP_TIMEPERFRAME");
+            }
+            else if (!hasIntervals)
+            {
+                context.Warn($"S_PARM is supported for buftype {type}, but not for ENUM_FRAMEINTERVALS");
+            }
+            // A timeperframe with a zero term is no error: the device picks an interval of its own.
+            foreach (var (numerator, denominator) in new[] { (0u, 1u), (1u, 0u) })
+            {
+                var zero = answer.Payload;
+                zero.parm.capture.timeperframe.numerator = numerator;
+                zero.parm.capture.timeperframe.denominator = denominator;
+                var corrected = await session.VIDIOC_S_PARM(zero, null, context.Token).ConfigureAwait(false);
+                context.Expect(corrected.Status, 0, $"VIDIOC_S_PARM with timeperframe {numerator}/{denominator}", typeSource);
+                CheckParm(context, corrected.Payload, $"VIDIOC_S_PARM with timeperframe {numerator}/{denominator}", hasIntervals);
+            }
+            await session.VIDIOC_S_PARM(parm, null, context.Token).ConfigureAwait(false);
         }
         foreach (var other in ComplianceNode.VideoBufferTypes.Where(t => !context.Node.Offers(t) && t != V4L2_BUF_TYPE_VIDEO_OVERLAY))
         {
             var wrong = await session.VIDIOC_G_PARM(new v4l2_streamparm { type = other }, null, context.Token).ConfigureAwait(false);
             context.Check(wrong.Status is EINVAL or ENOTTY, $"VIDIOC_G_PARM of buffer type {other}, which the node lacks, answered {ErrnoNames.Of(wrong.Status)}", source);
         }
+    }
+
+    /// <summary>testParmStruct on an answer of G_PARM or S_PARM (capture and output parameters share their layout:
+    /// capability, mode, timeperframe, extendedmode, buffers, reserved).</summary>
+    private static void CheckParm(ComplianceContext context, v4l2_streamparm parm, string call, bool hasIntervals)
+    {
+        const string source = Source + ", testParmStruct";
+        var capture = parm.parm.capture;
+        context.Check((capture.capability & ~V4L2_CAP_TIMEPERFRAME) == 0, $"{call}: unknown capability bits 0x{capture.capability:x}", source);
+        context.Check((capture.capturemode & ~V4L2_MODE_HIGHQUALITY) == 0, $"{call}: unknown mode bits", source);
+        context.Check(capture.extendedmode == 0, $"{call}: extendedmode is {capture.extendedmode}, not 0", source);
+        context.Check(capture.readbuffers == 0 || (context.Node.DeviceCaps & V4L2_CAP_READWRITE) != 0, $"{call}: readbuffers/writebuffers set without V4L2_CAP_READWRITE", source);
+        Probes.CheckZero(context, Probes.Bytes(ref capture.reserved), $"{call}: v4l2_captureparm.reserved", source);
+        // A node that lists frame intervals lets them be set: it must answer V4L2_CAP_TIMEPERFRAME.
+        context.Check((capture.capability & V4L2_CAP_TIMEPERFRAME) != 0 || !hasIntervals,
+            $"VIDIOC_ENUM_FRAMEINTERVALS lists intervals but {call} answers no V4L2_CAP_TIMEPERFRAME", source + " (has_frmintervals && !capability)");
+        context.Check((capture.capability & V4L2_CAP_TIMEPERFRAME) == 0 || (capture.timeperframe.numerator > 0 && capture.timeperframe.denominator > 0),
+            $"{call}: V4L2_CAP_TIMEPERFRAME with a zero timeperframe term", source);
     }
 
     /// <summary>Whether ENUM_FRAMEINTERVALS answers an interval for a size of a format the node lists
@@ -440,22 +480,76 @@ internal static class FormatTests
     {
         var source = $"{Source}, {function}";
         var session = await context.OpenAsync().ConfigureAwait(false);
+        // Selections name the single-planar type on multi-planar nodes too (testCropping/testComposing).
         var type = context.Node.IsMultiPlanar ? (context.Node.IsOutputType ? V4L2_BUF_TYPE_VIDEO_OUTPUT : V4L2_BUF_TYPE_VIDEO_CAPTURE) : context.Node.BufferType;
-        var selection = await session.VIDIOC_G_SELECTION(new v4l2_selection { type = type, target = target }, null, context.Token).ConfigureAwait(false);
-        if (selection.Status is ENOTTY or EINVAL)
+        var request = new v4l2_selection { type = type, target = target };
+        ((Span<uint>)request.reserved).Fill(uint.MaxValue);
+        var selection = await session.VIDIOC_G_SELECTION(request, null, context.Token).ConfigureAwait(false);
+        if (selection.Status is ENOTTY or EINVAL or ENODATA)
         {
+            // testBasicSelection: the target is not supported (ENODATA: not on the current input or output, such as
+            // vivid's webcam input, which has no cropping); then S_SELECTION of it must fail too.
+            var refused = await session.VIDIOC_S_SELECTION(new v4l2_selection { type = type, target = target }, null, context.Token).ConfigureAwait(false);
+            context.Check(refused.Status != 0, $"VIDIOC_G_SELECTION of target {target} answered {ErrnoNames.Of(selection.Status)}, but VIDIOC_S_SELECTION of it succeeded", Source + ", testBasicSelection");
             throw ComplianceContext.NotSupported($"VIDIOC_G_SELECTION of target {target} answers {ErrnoNames.Of(selection.Status)}");
         }
-        context.Expect(selection.Status, 0, "VIDIOC_G_SELECTION", source);
+        context.Expect(selection.Status, 0, "VIDIOC_G_SELECTION", Source + ", testBasicSelection");
+        var current = selection.Payload;
+        Probes.CheckZero(context, Probes.Bytes(ref current.reserved), "v4l2_selection.reserved", Source + ", testBasicSelection");
+        var badType = await session.VIDIOC_G_SELECTION(new v4l2_selection { type = 0xFF, target = target }, null, context.Token).ConfigureAwait(false);
+        context.Expect(badType.Status, EINVAL, "VIDIOC_G_SELECTION of buffer type 0xff", Source + ", testBasicSelection");
+        var badTarget = await session.VIDIOC_G_SELECTION(new v4l2_selection { type = type, target = 0xFFFF }, null, context.Token).ConfigureAwait(false);
+        context.Expect(badTarget.Status, EINVAL, "VIDIOC_G_SELECTION of target 0xffff", Source + ", testBasicSelection");
+
+        // testBasicCrop / testBasicCompose: the default and bounds targets answer too; all three are non-empty, the
+        // rectangle and the default lie within the bounds, and the default and bounds start at 0,0 on the side that
+        // is the buffer (crop of an output, compose of a capture).
+        var isCrop = target == V4L2_SEL_TGT_CROP;
+        var basic = $"{Source}, {(isCrop ? "testBasicCrop" : "testBasicCompose")}";
+        var defaultTarget = (uint)(isCrop ? V4L2_SEL_TGT_CROP_DEFAULT : V4L2_SEL_TGT_COMPOSE_DEFAULT);
+        var fixedOrigin = isCrop ? type == V4L2_BUF_TYPE_VIDEO_OUTPUT : type == V4L2_BUF_TYPE_VIDEO_CAPTURE;
+        var r = current.r;
+        context.Check(r.width > 0 && r.height > 0, "the selection rectangle is empty", basic);
+        var defaults = await session.VIDIOC_G_SELECTION(new v4l2_selection { type = type, target = defaultTarget }, null, context.Token).ConfigureAwait(false);
+        context.Expect(defaults.Status, 0, "VIDIOC_G_SELECTION of the default target", basic);
         var limits = await session.VIDIOC_G_SELECTION(new v4l2_selection { type = type, target = bounds }, null, context.Token).ConfigureAwait(false);
-        context.Expect(limits.Status, 0, "VIDIOC_G_SELECTION of the bounds target", source);
-        var r = selection.Payload.r;
+        context.Expect(limits.Status, 0, "VIDIOC_G_SELECTION of the bounds target", basic);
+        var d = defaults.Payload.r;
         var b = limits.Payload.r;
-        context.Check(r.width > 0 && r.height > 0, "the selection rectangle is empty", source);
-        context.Check(r.left >= b.left && r.top >= b.top && r.left + r.width <= b.left + b.width && r.top + r.height <= b.top + b.height, "the selection rectangle lies outside its bounds", source);
-        var set = await session.VIDIOC_S_SELECTION(selection.Payload, null, context.Token).ConfigureAwait(false);
+        context.Check(d.width > 0 && d.height > 0, "the default selection rectangle is empty", basic);
+        context.Check(b.width > 0 && b.height > 0, "the bounds rectangle is empty", basic);
+        context.Check(!fixedOrigin || (d.left == 0 && d.top == 0 && b.left == 0 && b.top == 0), "the default or bounds rectangle does not start at 0,0", basic);
+        context.Check(Inside(r, b), "the selection rectangle lies outside its bounds", basic);
+        context.Check(Inside(d, b), "the default selection rectangle lies outside the bounds", basic);
+        var readOnly = new List<uint> { defaultTarget, bounds };
+        if (!isCrop)
+        {
+            var padded = await session.VIDIOC_G_SELECTION(new v4l2_selection { type = type, target = V4L2_SEL_TGT_COMPOSE_PADDED }, null, context.Token).ConfigureAwait(false);
+            context.Check(padded.Status is 0 or EINVAL, $"VIDIOC_G_SELECTION of V4L2_SEL_TGT_COMPOSE_PADDED answered {ErrnoNames.Of(padded.Status)}, expected success or EINVAL", basic);
+            context.Check(padded.Status != 0 || (padded.Payload.r.width > 0 && padded.Payload.r.height > 0 && Inside(padded.Payload.r, b)),
+                "the padded compose rectangle is empty or lies outside the bounds", basic);
+            readOnly.Add(V4L2_SEL_TGT_COMPOSE_PADDED);
+        }
+        var set = await session.VIDIOC_S_SELECTION(current, null, context.Token).ConfigureAwait(false);
         context.Check(set.Status is 0 or ENOTTY or EINVAL, $"VIDIOC_S_SELECTION(G_SELECTION) answered {ErrnoNames.Of(set.Status)}", source);
+        // S_SELECTION of an invalid type answers EINVAL (or ENOTTY without S_SELECTION); an invalid target and the
+        // read-only targets answer the same.
+        var invalid = current;
+        invalid.type = 0xFF;
+        var refusal = (await session.VIDIOC_S_SELECTION(invalid, null, context.Token).ConfigureAwait(false)).Status;
+        context.Check(refusal is EINVAL or ENOTTY, $"VIDIOC_S_SELECTION of buffer type 0xff answered {ErrnoNames.Of(refusal)}, expected EINVAL or ENOTTY", basic);
+        readOnly.Insert(0, 0xFFFF);
+        foreach (var other in readOnly)
+        {
+            var attempt = current;
+            attempt.target = other;
+            var status = (await session.VIDIOC_S_SELECTION(attempt, null, context.Token).ConfigureAwait(false)).Status;
+            context.Check(status == refusal, $"VIDIOC_S_SELECTION of target 0x{other:x} answered {ErrnoNames.Of(status)}, not {ErrnoNames.Of(refusal)} as for an invalid type", basic);
+        }
     }
+
+    private static bool Inside(in v4l2_rect inner, in v4l2_rect outer) => inner.left >= outer.left && inner.top >= outer.top
+        && (long)inner.left + inner.width <= (long)outer.left + outer.width && (long)inner.top + inner.height <= (long)outer.top + outer.height;
 
     private static async Task ScalingAsync(ComplianceContext context)
     {

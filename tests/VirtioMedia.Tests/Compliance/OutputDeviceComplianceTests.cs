@@ -178,7 +178,9 @@ public sealed class OutputDeviceComplianceTests
         }
     }
 
-    internal static ComplianceTarget Target()
+    /// <summary>The tiny output node; <paramref name="wrap"/>, when given, wraps each session's handler (a test device
+    /// that changes some of its answers).</summary>
+    internal static ComplianceTarget Target(Func<V4l2DeviceHandler<DeviceIoctlContext>, V4l2DeviceHandler<DeviceIoctlContext>>? wrap = null)
     {
         var config = ConfigSpace.Create(Constants.V4L2_CAP_VIDEO_OUTPUT | Constants.V4L2_CAP_STREAMING, 0, "tiny output");
         return ComplianceTarget.InProcess(transport =>
@@ -186,7 +188,11 @@ public sealed class OutputDeviceComplianceTests
             var queue = new BufferQueue(Output, MemoryTypes.All);
             uint sequence = 0;
             DeviceEndpoint? endpoint = null;
-            endpoint = new DeviceEndpoint(transport, config, session => new TinyOutput(queue, session, endpoint!, () => sequence++));
+            endpoint = new DeviceEndpoint(transport, config, session =>
+            {
+                var handler = new TinyOutput(queue, session, endpoint!, () => sequence++);
+                return wrap is null ? handler : wrap(handler);
+            });
             return endpoint;
         });
     }
