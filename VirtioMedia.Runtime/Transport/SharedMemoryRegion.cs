@@ -128,7 +128,7 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     /// Maps <paramref name="length"/> bytes of file <paramref name="fd"/> from <paramref name="fileOffset"/> over the
     /// region's bytes at [<paramref name="offset"/>, +<paramref name="length"/> rounded up to a page), shared and
     /// writable: the region's bytes there are the file's pages until the returned mapping is disposed, which puts
-    /// zeroed private memory back. The descriptor may be closed once this returns (the mapping keeps the file).
+    /// private memory holding the file's last bytes back (detached from the file). The descriptor may be closed once this returns (the mapping keeps the file).
     /// </summary>
     /// <exception cref="NotSupportedException">The region cannot have files mapped over it (<see cref="CanMapFiles"/>).</exception>
     /// <exception cref="ArgumentException">The offset is not page aligned, the range is empty, outside the region, or
@@ -215,8 +215,11 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
         }
     }
 
-    // Puts zeroed private pages back over a file mapping. Once the region has ended, it is unmapped as a whole (the
-    // overlay with it) when the last lease returns, so nothing is mapped here: the address may belong to someone else.
+    // Puts private pages holding the file's last bytes back over a file mapping: a driver's mapping of the range keeps
+    // what it showed until the driver unmaps it (the spec's MMAP rule), detached from the file. The copy is made aside and
+    // moved over the range in one mremap, so a reader never sees a hole or zeros. Once the region has ended, it is
+    // unmapped as a whole (the overlay with it) when the last lease returns, so nothing is mapped here: the address may
+    // belong to someone else.
     internal void Unmap(SharedMemoryFileMapping mapping)
     {
         lock (_fileMappings)
@@ -232,9 +235,21 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
         }
         try
         {
-            // Only an exhausted address space makes this fail; the file's pages then stay until the region is
-            // unmapped, which is safe (never a hole), so a release never throws.
-            LibC.Mmap(_host + mapping.Offset, (nuint)mapping.Length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_FIXED, -1, 0);
+            var target = _host + mapping.Offset;
+            var length = (nuint)mapping.Length;
+            var aside = LibC.Mmap(null, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS, -1, 0);
+            if (aside != LibC.MapFailed)
+            {
+                Buffer.MemoryCopy(target, aside, mapping.Length, mapping.Length);
+                if (LibC.Mremap(aside, length, length, LibC.MREMAP_MAYMOVE | LibC.MREMAP_FIXED, target) != LibC.MapFailed)
+                {
+                    return;
+                }
+                LibC.Munmap(aside, length);
+            }
+            // Only an exhausted address space gets here: zeroed pages then, or, should even that fail, the file's pages
+            // stay until the region is unmapped, which is safe (never a hole), so a release never throws.
+            LibC.Mmap(target, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_FIXED, -1, 0);
         }
         finally
         {
@@ -314,7 +329,7 @@ public readonly struct SharedMemoryLease : IDisposable
 }
 
 /// <summary>A file mapped over part of a <see cref="SharedMemoryRegion"/> (<see cref="SharedMemoryRegion.MapFile"/>);
-/// disposing it puts zeroed memory back. Thread-safe; disposing twice does nothing.</summary>
+/// disposing it puts private memory holding the file's last bytes back. Thread-safe; disposing twice does nothing.</summary>
 public sealed class SharedMemoryFileMapping : IDisposable
 {
     private readonly SharedMemoryRegion _region;

@@ -163,6 +163,13 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "munmap", SetLastError = true)]
     public static partial int Munmap(void* address, nuint length);
 
+    // mremap(2) takes a variadic fifth argument (the new address), passed here always.
+    [LibraryImport(Library, EntryPoint = "mremap", SetLastError = true)]
+    public static partial void* Mremap(void* oldAddress, nuint oldLength, nuint newLength, int flags, void* newAddress);
+
+    public const int MREMAP_MAYMOVE = 1;
+    public const int MREMAP_FIXED = 2;
+
     // struct stat differs between architectures, but st_dev and st_ino are its first two 64-bit
     // fields on x86-64 and on the generic layout (arm64) alike; the buffer is larger than either.
     [LibraryImport(Library, EntryPoint = "fstat", SetLastError = true)]
