@@ -11,6 +11,16 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 TEST = re.compile(r"^\s*test (.+?): (OK \(Not Supported\)|OK|FAIL)\s*$")
 
 
+def record(results, name, value):
+    # A name can come twice in one run (VIDIOC_G/S_FREQUENCY under both input and output ioctls); both lists give them
+    # in the same order, so the second is told apart by its number rather than overwriting the first.
+    key, n = name, 1
+    while key in results:
+        n += 1
+        key = f"{name} #{n}"
+    results[key] = value
+
+
 def main(log_path):
     here = os.path.dirname(os.path.abspath(__file__))
     lines = [ANSI.sub("", line.rstrip("\r\n")) for line in open(log_path, errors="replace")]
@@ -34,7 +44,7 @@ def main(log_path):
         m = re.match(r"^@@compliance (\S+) (.*?) \| (.+?): (OK \(Not Supported\)|OK|FAIL)(?: \| (.*))?$", line)
         if m:
             name = m.group(3)[len("test "):] if m.group(3).startswith("test ") else m.group(3)
-            proxied.setdefault(m.group(1), {})[name] = (m.group(4), m.group(5) or "")
+            record(proxied.setdefault(m.group(1), {}), name, (m.group(4), m.group(5) or ""))
             continue
         if line.startswith("@@result "):
             results.append(line[len("@@result "):])
@@ -45,7 +55,7 @@ def main(log_path):
         if step == "proxy-vhost-user":
             t = TEST.match(line)
             if t:
-                over_socket[t.group(1)] = t.group(2)
+                record(over_socket, t.group(1), t.group(2))
             total = re.match(r"^Total: (\d+), Succeeded: (\d+), Failed: (\d+), Warnings: (\d+)", line)
             if total:
                 totals["proxy capture-s10 over vhost-user"] = line.strip()
@@ -53,7 +63,7 @@ def main(log_path):
         if step and step.startswith("direct-"):
             t = TEST.match(line)
             if t:
-                direct.setdefault(step[len("direct-"):], {})[t.group(1)] = t.group(2)
+                record(direct.setdefault(step[len("direct-"):], {}), t.group(1), t.group(2))
             total = re.match(r"^Total for .*?: (\d+), Succeeded: (\d+), Failed: (\d+), Warnings: (\d+)", line)
             if total:
                 totals["direct " + step[len("direct-"):]] = "Total: %s, Succeeded: %s, Failed: %s, Warnings: %s" % total.groups()
