@@ -12,7 +12,8 @@ internal sealed unsafe partial class HostNode : IDisposable
 {
     private const int O_RDWR = 2;
     private const int O_NONBLOCK = 0x800;
-    private const int O_CLOEXEC = 0x80000;
+    internal const int O_CLOEXEC = 0x80000;
+    internal const int O_ACCMODE = 3;
     private const int PROT_READ = 1;
     private const int PROT_WRITE = 2;
     private const int MAP_SHARED = 1;

@@ -161,7 +161,8 @@ internal sealed unsafe class ProxyBuffer
     {
         for (var plane = 0; plane < Constants.VIDEO_MAX_PLANES; plane++)
         {
-            // Zeroed memory goes back over the twin before the twin is let go (its range may be allocated again).
+            // The overlay gives way to a private copy of the host's bytes before the twin is let go (its range may be
+            // allocated again, and must not alias a host buffer then).
             Overlay[plane]?.Dispose();
             Overlay[plane] = null;
             HostNode.Unmap(HostMap[plane], HostLength[plane]);

@@ -181,8 +181,5 @@ public sealed partial class ProxySession : V4l2DeviceHandler<DeviceIoctlContext>
     }
 
     /// <summary>videobuf2-core.c, vb2_core_expbuf: only O_CLOEXEC and the access mode (O_ACCMODE) may be asked for.</summary>
-    internal static bool ExportFlagsValid(uint flags) => (flags & ~(uint)(O_CLOEXEC | O_ACCMODE)) == 0;
-
-    private const int O_CLOEXEC = 0x80000;
-    private const int O_ACCMODE = 3;
+    internal static bool ExportFlagsValid(uint flags) => (flags & ~(uint)(HostNode.O_CLOEXEC | HostNode.O_ACCMODE)) == 0;
 }

@@ -54,9 +54,6 @@ public sealed class MmapBuffer
         return Volatile.Read(ref _references) > 0 && _region.TryGetSpan(Offset, Length, out span);
     }
 
-    /// <summary>The region the buffer lives in.</summary>
-    public SharedMemoryRegion Region => _region;
-
     /// <summary>A lease on the shared memory region the buffer lives in, for an access outside a command.</summary>
     public SharedMemoryLease Lease() => _region.Lease();
 

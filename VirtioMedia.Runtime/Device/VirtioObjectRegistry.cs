@@ -117,9 +117,6 @@ public sealed class VirtioObjectHold : IDisposable
     /// <summary>The device buffer held.</summary>
     public MmapBuffer Buffer { get; }
 
-    /// <summary>Whether the hold has been disposed.</summary>
-    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
-
     /// <inheritdoc/>
     public void Dispose()
     {

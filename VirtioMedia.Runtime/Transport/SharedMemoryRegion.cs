@@ -76,7 +76,7 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
         {
             return None(id);
         }
-        var memory = LibC.Mmap(null, (nuint)length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS, -1, 0);
+        var memory = AnonymousPages(null, (nuint)length);
         if (memory == LibC.MapFailed)
         {
             throw new OutOfMemoryException($"shared memory region {id} of {length} bytes: mmap failed with errno {LibC.LastError}");
@@ -189,7 +189,7 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
                     var errno = LibC.LastError;
                     // Depending on the kernel, a failed MAP_FIXED may have unmapped the old pages already: zeroed
                     // memory goes back so that the range is never a hole.
-                    LibC.Mmap(_host + offset, (nuint)rounded, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_FIXED, -1, 0);
+                    AnonymousPages(_host + offset, (nuint)rounded);
                     throw LibC.Failure("mmap", errno);
                 }
                 var mapping = new SharedMemoryFileMapping(this, offset, rounded);
@@ -237,7 +237,7 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
         {
             var target = _host + mapping.Offset;
             var length = (nuint)mapping.Length;
-            var aside = LibC.Mmap(null, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS, -1, 0);
+            var aside = AnonymousPages(null, length);
             if (aside != LibC.MapFailed)
             {
                 Buffer.MemoryCopy(target, aside, mapping.Length, mapping.Length);
@@ -249,13 +249,17 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
             }
             // Only an exhausted address space gets here: zeroed pages then, or, should even that fail, the file's pages
             // stay until the region is unmapped, which is safe (never a hole), so a release never throws.
-            LibC.Mmap(target, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_FIXED, -1, 0);
+            AnonymousPages(target, length);
         }
         finally
         {
             Return();
         }
     }
+
+    // Zeroed private read-write pages: anywhere (address null), or in place of whatever is mapped at address.
+    private static void* AnonymousPages(byte* address, nuint length) =>
+        LibC.Mmap(address, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | (address == null ? 0 : LibC.MAP_FIXED), -1, 0);
 
     private bool TryLease()
     {

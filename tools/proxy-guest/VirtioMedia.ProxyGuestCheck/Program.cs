@@ -94,12 +94,7 @@ internal static class Program
                 {
                     throw new InvalidOperationException($"frames differ from vivid's own ({result}, first frame equal: {result.First.AsSpan().SequenceEqual(direct.First)})");
                 }
-                // Every frame must have taken the path the variant is for, at its cost: 0 copies in place, 1 per plane copied.
-                var wanted = expected ?? path;
-                if (path != wanted || statistics.Frames(wanted) < result.Frames || Math.Abs(copies - Cost(wanted)) > 1e-9 || (expected is not null && OtherFrames(statistics, wanted) != 0))
-                {
-                    throw new InvalidOperationException($"expected every frame on {PathName(wanted)} at {Cost(wanted):F2} copies/frame, the proxy counted {Paths(statistics)}");
-                }
+                RequirePath(statistics, path, copies, expected, result.Frames, "frame");
                 return $"{result.Frames} frames byte-identical to vivid read directly; path {PathName(path)}, {copies:F2} copies/frame";
             });
         }
@@ -114,6 +109,17 @@ internal static class Program
         ("shared-pages", Constants.V4L2_MEMORY_USERPTR, true, null),
         ("virtio-object", Constants.V4L2_MEMORY_DMABUF, true, ProxyMemoryPath.VirtioObject),
     ];
+
+    // Every frame must have taken the path the stream is for (expected; null: either of its memory type's), at that path's
+    // cost (0 copies in place, 1 per plane copied), with at least minimumFrames counted on it.
+    private static void RequirePath(ProxyStatistics statistics, ProxyMemoryPath path, double copies, ProxyMemoryPath? expected, long minimumFrames, string frames)
+    {
+        var wanted = expected ?? path;
+        if (path != wanted || statistics.Frames(wanted) < minimumFrames || Math.Abs(copies - Cost(wanted)) > 1e-9 || (expected is not null && OtherFrames(statistics, wanted) != 0))
+        {
+            throw new InvalidOperationException($"expected every {frames} on {PathName(wanted)} at {Cost(wanted):F2} copies/frame, the proxy counted {Paths(statistics)}");
+        }
+    }
 
     private static double Cost(ProxyMemoryPath path) => path is ProxyMemoryPath.MmapCopy or ProxyMemoryPath.SharedPagesBounce ? 1 : 0;
 
@@ -221,10 +227,7 @@ internal static class Program
                     throw new InvalidOperationException($"the captured loop differs from the output sent directly ({result}, first frame equal: {result.First?.AsSpan().SequenceEqual(anchor)})");
                 }
                 // Output frames are counted at QBUF, so their number is the frames sent, not the frames captured.
-                if (path != expected || statistics.Frames(expected) == 0 || Math.Abs(copies - Cost(expected)) > 1e-9 || OtherFrames(statistics, expected) != 0)
-                {
-                    throw new InvalidOperationException($"expected every output frame on {PathName(expected)} at {Cost(expected):F2} copies/frame, the proxy counted {Paths(statistics)}");
-                }
+                RequirePath(statistics, path, copies, expected, minimumFrames: 1, "output frame");
                 return $"{result.Frames} looped frames byte-identical to the same pattern sent directly; path {PathName(path)}, {copies:F2} copies/frame";
             });
         }
